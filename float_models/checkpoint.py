@@ -1,0 +1,290 @@
+"""The single door through which weights enter: safe formats, strict names, clear errors.
+
+* Only safetensors, or `torch.load(weights_only=True)` for .pth/.bin files: a pickle that
+  needs anything but tensors is refused, never executed.
+* Accepted wrappers: a nested `state_dict` (or a dict holding one dict), a `module.` prefix.
+* FLOAT files: the official float.pth (FLOAT networks only), or a unified file that also
+  holds both wav2vec2 towers under the official module names (`audio_encoder.wav2vec2.`,
+  `emotion_encoder.wav2vec2_for_emotion.`), such as set-soft's FLOAT.safetensors. Buffers
+  saved by the official code (blur kernels, the attention mask) are recomputed and ignored.
+* HuggingFace folders: `config.json` plus `model.safetensors` or `pytorch_model.bin`
+  (possibly sharded). When only weights are at hand, the configs shipped in
+  `tower_configs/` describe the two official towers.
+Every failure names the file and the problem, and says what to do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from safetensors import SafetensorError, safe_open
+
+from .config import FloatConfig, config_from_state_dict
+from .emotion_encoder import EmotionEncoder
+from .model import FloatModel
+
+AUDIO_TOWER_PREFIX = "audio_encoder.wav2vec2."
+EMOTION_PREFIX = "emotion_encoder.wav2vec2_for_emotion."
+TOWER_CONFIGS = Path(__file__).parent / "tower_configs"
+AUDIO_TOWER_NAME = "wav2vec2-base-960h"
+EMOTION_TOWER_NAME = "wav2vec-english-speech-emotion-recognition"
+SAFETENSORS_SUFFIXES = (".safetensors", ".sft")
+# Official buffers that float.pth may carry: rebuilt from the configuration instead.
+_BUFFER_SUFFIXES = (".kernel", "fmt.alignment_mask")
+_WEIGHT_NORM_ALIASES = {".weight_g": ".parametrizations.weight.original0",
+                        ".weight_v": ".parametrizations.weight.original1"}
+
+
+class CheckpointError(ValueError):
+    """A model file that cannot be used, with the reason and the fix in the message."""
+
+
+@dataclasses.dataclass
+class FloatWeights:
+    """A FLOAT file split by network."""
+
+    float: dict[str, torch.Tensor]
+    audio_tower: dict[str, torch.Tensor]
+    emotion: dict[str, torch.Tensor]
+    metadata: dict[str, str]
+
+
+def read_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """All tensors of a weights file (and safetensors metadata), unwrapped and de-prefixed."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such file")
+    if path.suffix.lower() in SAFETENSORS_SUFFIXES:
+        tensors, metadata = _read_safetensors(path)
+    else:
+        tensors, metadata = _read_pickle(path), {}
+    return _strip_module_prefix(tensors), metadata
+
+
+def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({err}); it is probably truncated "
+                              "or corrupt: download it again") from None
+
+
+def _read_pickle(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        reason = str(err).strip().splitlines()[-1][:300]
+        raise CheckpointError(
+            f"{path}: refused: this pickle needs more than tensors to load ({reason}). Only weights are "
+            "ever loaded; get the file from its official source, or a .safetensors version") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as err:
+        raise CheckpointError(f"{path}: cannot be read as a PyTorch weights file ({str(err)[:200]}); it is "
+                              "probably truncated or corrupt: download it again") from None
+    return _unwrap(obj, path)
+
+
+def _unwrap(obj: Any, path: Path) -> dict[str, torch.Tensor]:
+    for _ in range(3):  # {"state_dict": {...}} or {"model": {...}}, possibly nested
+        if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
+            obj = obj["state_dict"]
+        elif isinstance(obj, Mapping) and len(obj) == 1 and isinstance(next(iter(obj.values())), Mapping):
+            obj = next(iter(obj.values()))
+    if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise CheckpointError(f"{path}: not a state dict of tensors (found {type(obj).__name__}); "
+                              "is this the right file?")
+    return dict(obj)
+
+
+def _strip_module_prefix(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    if tensors and all(k.startswith("module.") for k in tensors):
+        return {k[len("module."):]: v for k, v in tensors.items()}
+    return tensors
+
+
+def split_float_weights(tensors: Mapping[str, torch.Tensor], metadata: dict[str, str]) -> FloatWeights:
+    own, audio, emotion = {}, {}, {}
+    for key, value in tensors.items():
+        if key.startswith(AUDIO_TOWER_PREFIX):
+            audio[key[len(AUDIO_TOWER_PREFIX):]] = value
+        elif key.startswith(EMOTION_PREFIX):
+            emotion[key[len(EMOTION_PREFIX):]] = value
+        elif not key.endswith(_BUFFER_SUFFIXES):
+            own[key] = value
+    return FloatWeights(own, audio, emotion, metadata)
+
+
+def resolve_config(weights: FloatWeights, path: Path, config: FloatConfig | None = None) -> FloatConfig:
+    """Explicit config, else safetensors metadata, else `<file>.json` beside it, else defaults;
+    then every size the tensor shapes reveal."""
+    if config is None:
+        config = FloatConfig()
+        stored = weights.metadata.get("float_config")
+        beside = path.with_suffix(".json")
+        if stored:
+            config = FloatConfig.from_mapping(json.loads(stored))
+        elif beside.is_file():
+            config = FloatConfig.from_mapping(json.loads(beside.read_text()))
+    try:
+        config = config_from_state_dict(weights.float, config)
+    except ValueError as err:
+        raise CheckpointError(f"{path}: not a FLOAT checkpoint ({err}); expected keys such as "
+                              "motion_autoencoder.*, fmt.* and audio_encoder.audio_projection.*") from None
+    pos = weights.float.get("fmt.pos_embed")
+    if pos is not None and pos.shape[1] != config.num_frames + config.num_prev_frames:
+        raise CheckpointError(
+            f"{path}: fmt.pos_embed has {pos.shape[1]} positions, but fps={config.fps} and "
+            f"wav2vec_sec={config.wav2vec_sec} give {config.num_frames} + {config.num_prev_frames}; "
+            "FLOAT's checkpoint fixes 25 fps")
+    return config
+
+
+def check_state_dict(model: torch.nn.Module, tensors: Mapping[str, torch.Tensor], source: str) -> None:
+    """Strict comparison of names and shapes, reported as one readable error."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in tensors]
+    unexpected = [k for k in tensors if k not in expected]
+    wrong = [f"{k} (file {tuple(tensors[k].shape)}, model {tuple(v.shape)})"
+             for k, v in expected.items() if k in tensors and tensors[k].shape != v.shape]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing key(s): {_first(missing)}")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected key(s): {_first(unexpected)}")
+    if wrong:
+        problems.append(f"{len(wrong)} shape mismatch(es): {_first(wrong)}")
+    if problems:
+        raise CheckpointError(f"{source}: does not fit the model: " + "; ".join(problems) +
+                              ". Is this the right file, complete and unmodified?")
+
+
+def _first(items: list[str], n: int = 5) -> str:
+    return ", ".join(items[:n]) + (", ..." if len(items) > n else "")
+
+
+def assign_weights(model: torch.nn.Module, tensors: Mapping[str, torch.Tensor], source: str,
+                   device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+    """Load into a model built on the meta device: tensors are taken, not copied twice."""
+    check_state_dict(model, tensors, source)
+    state = {k: v.to(device=device, dtype=dtype if v.is_floating_point() else v.dtype)
+             for k, v in tensors.items()}
+    model.load_state_dict(state, strict=True, assign=True)
+    return model.eval().requires_grad_(False)
+
+
+def load_float_model(path: str | Path, config: FloatConfig | None = None, device: torch.device | str = "cpu",
+                     dtype: torch.dtype = torch.float32) -> tuple[FloatModel, FloatWeights]:
+    """Build FLOAT's own networks from a checkpoint; also returns any tower weights it holds."""
+    path = Path(path)
+    weights = split_float_weights(*read_tensors(path))
+    config = resolve_config(weights, path, config)
+    with torch.device("meta"):
+        model = FloatModel(config)
+    assign_weights(model, weights.float, str(path), torch.device(device), dtype)
+    return model, weights
+
+
+# ---------------------------------------------------------------- HuggingFace towers
+
+def read_hf_folder(folder: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """config.json and the weights of a HuggingFace model folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder}: no such folder")
+    config_file = folder / "config.json"
+    if not config_file.is_file():
+        raise CheckpointError(f"{folder}: no config.json; a HuggingFace model folder needs its config.json "
+                              "beside the weights (download the whole folder)")
+    try:
+        config = json.loads(config_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{config_file}: not valid JSON ({err})") from None
+    return config, _read_hf_weights(folder)
+
+
+def _read_hf_weights(folder: Path) -> dict[str, torch.Tensor]:
+    for name in ("model.safetensors", "pytorch_model.bin"):
+        if (folder / name).is_file():
+            return read_tensors(folder / name)[0]
+    for index in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
+        if (folder / index).is_file():
+            shards = sorted(set(json.loads((folder / index).read_text())["weight_map"].values()))
+            tensors: dict[str, torch.Tensor] = {}
+            for shard in shards:
+                tensors.update(read_tensors(folder / shard)[0])
+            return tensors
+    raise CheckpointError(f"{folder}: no weights (model.safetensors or pytorch_model.bin) in this folder")
+
+
+def shipped_tower_config(name: str) -> dict[str, Any]:
+    return json.loads((TOWER_CONFIGS / name / "config.json").read_text())
+
+
+def tower_state(tensors: Mapping[str, torch.Tensor], prefix: str = "wav2vec2.") -> dict[str, torch.Tensor]:
+    """The wav2vec2 backbone's tensors, without their prefix, weight-norm names normalised."""
+    if any(k.startswith(prefix) for k in tensors):
+        tensors = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    return {_weight_norm_name(k): v for k, v in tensors.items()}
+
+
+def _weight_norm_name(key: str) -> str:
+    for old, new in _WEIGHT_NORM_ALIASES.items():
+        if key.endswith(old):
+            return key[: -len(old)] + new
+    return key
+
+
+def build_wav2vec2(config: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], source: str,
+                   device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> torch.nn.Module:
+    """A HuggingFace Wav2Vec2Model with exactly these weights (strictly checked)."""
+    from transformers import Wav2Vec2Config, Wav2Vec2Model
+
+    hf_config = Wav2Vec2Config(**{k: v for k, v in config.items() if not k.startswith("_")})
+    with torch.device("meta"):
+        model = Wav2Vec2Model(hf_config)
+    tensors = dict(tensors)
+    if "masked_spec_embed" not in tensors and "masked_spec_embed" in model.state_dict():
+        # Only used for training-time masking; some exports drop it.
+        tensors["masked_spec_embed"] = torch.zeros(model.state_dict()["masked_spec_embed"].shape)
+    return assign_weights(model, tensors, source, torch.device(device), dtype)
+
+
+def build_emotion_encoder(config: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], source: str,
+                          device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> EmotionEncoder:
+    head = {k[len("classifier."):]: v for k, v in tensors.items() if k.startswith("classifier.")}
+    if not head:
+        raise CheckpointError(f"{source}: no classifier.* weights: this is not the speech-emotion classifier "
+                              f"({EMOTION_TOWER_NAME})")
+    tower = build_wav2vec2(config, tower_state({k: v for k, v in tensors.items()
+                                                if not k.startswith("classifier.")}), source, device, dtype)
+    labels = int(config.get("num_labels") or len(config.get("id2label") or {}) or 7)
+    with torch.device("meta"):
+        encoder = EmotionEncoder(tower, int(config["hidden_size"]), labels)
+    assign_weights(encoder.classifier, head, source + " (classifier)", torch.device(device), dtype)
+    return encoder.eval()
+
+
+def tower_sources(folder: str | Path | None, embedded: Mapping[str, torch.Tensor], default_config: str,
+                  what: str) -> tuple[dict[str, Any], dict[str, torch.Tensor], str]:
+    """Config, weights and a description of where they came from, for one tower.
+
+    Weights found inside the FLOAT file win; otherwise the folder's. The folder's config.json
+    is used when present, else the shipped one.
+    """
+    if embedded:
+        config = shipped_tower_config(default_config)
+        if folder is not None and (Path(folder) / "config.json").is_file():
+            config = read_hf_folder(folder)[0]
+        return config, dict(embedded), f"{what} (inside the FLOAT checkpoint)"
+    if folder is None:
+        raise CheckpointError(f"no {what}: give its HuggingFace folder ({default_config}) or use a FLOAT "
+                              "checkpoint that contains it")
+    config, tensors = read_hf_folder(folder)
+    return config, tensors, str(folder)
+

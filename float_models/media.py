@@ -1,0 +1,77 @@
+"""Preparing inputs the way FLOAT expects them: audio at 16 kHz normalised per utterance,
+portraits as (B, 3, S, S) in [-1, 1]. Plain torch; no ComfyUI layouts here.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+import torch.nn.functional as F
+
+# Windowed-sinc resampling with the parameters of resampy's "kaiser_best" filter, which
+# librosa (the official audio loader) used by default before it moved to soxr.
+_LOWPASS_ZEROS = 64
+_ROLLOFF = 0.9475937167399596
+_KAISER_BETA = 14.769656459379492
+
+
+def resample(waveform: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor:
+    """Band-limited resampling of (..., N) samples; output length ceil(N * new / orig)."""
+    orig_rate, new_rate = int(orig_rate), int(new_rate)
+    if orig_rate == new_rate:
+        return waveform
+    g = math.gcd(orig_rate, new_rate)
+    orig, new = orig_rate // g, new_rate // g
+    kernel, width = _sinc_kernel(orig, new, waveform.device, waveform.dtype)
+    shape = waveform.shape
+    x = F.pad(waveform.reshape(-1, 1, shape[-1]), (width, width + orig))
+    y = F.conv1d(x, kernel, stride=orig)  # (rows, new, steps): one output phase per channel
+    y = y.transpose(1, 2).reshape(x.shape[0], -1)
+    length = math.ceil(new * shape[-1] / orig)
+    return y[:, :length].reshape(*shape[:-1], length)
+
+
+@functools.lru_cache(maxsize=8)
+def _sinc_kernel(orig: int, new: int, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, int]:
+    cutoff = min(orig, new) * _ROLLOFF  # in units of the reduced rates
+    width = math.ceil(_LOWPASS_ZEROS * orig / cutoff)
+    offsets = torch.arange(-width, width + orig, dtype=torch.float64) / orig
+    phases = -torch.arange(new, dtype=torch.float64)[:, None] / new
+    t = ((phases + offsets[None]) * cutoff).clamp(-_LOWPASS_ZEROS, _LOWPASS_ZEROS)
+    window = torch.special.i0(_KAISER_BETA * torch.sqrt(1 - (t / _LOWPASS_ZEROS) ** 2)) / torch.special.i0(
+        torch.tensor(_KAISER_BETA, dtype=torch.float64))
+    sinc = torch.where(t == 0, torch.ones_like(t), torch.sin(math.pi * t) / (math.pi * t))
+    kernel = sinc * window * (cutoff / orig)
+    return kernel[:, None].to(device=device, dtype=dtype), width
+
+
+def normalize_speech(waveform: torch.Tensor) -> torch.Tensor:
+    """Zero mean, unit variance per utterance, as Wav2Vec2FeatureExtractor(do_normalize=True)."""
+    x = waveform.double()
+    mean = x.mean(dim=-1, keepdim=True)
+    var = (x - mean).pow(2).mean(dim=-1, keepdim=True)
+    return ((x - mean) / torch.sqrt(var + 1e-7)).to(waveform.dtype)
+
+
+def prepare_speech(waveform: torch.Tensor, sample_rate: int, target_rate: int = 16000) -> torch.Tensor:
+    """Raw mono (B, N) or (N,) at any rate -> normalised (B, N16k) float32."""
+    waveform = torch.as_tensor(waveform, dtype=torch.float32)
+    if waveform.dim() == 1:
+        waveform = waveform[None]
+    if waveform.dim() != 2:
+        raise ValueError(f"expected mono speech as (batch, samples), got shape {tuple(waveform.shape)}")
+    return normalize_speech(resample(waveform.cpu(), sample_rate, target_rate))
+
+
+def resize_portrait(image: torch.Tensor, size: int) -> torch.Tensor:
+    """(B, 3, H, W) -> (B, 3, size, size): area averaging to shrink, bicubic to enlarge.
+
+    Like the official `--no_crop` path, a non-square image is squashed, not cropped.
+    """
+    if image.shape[-2:] == (size, size):
+        return image
+    if image.shape[-2] >= size and image.shape[-1] >= size:
+        return F.interpolate(image, size=(size, size), mode="area")
+    return F.interpolate(image, size=(size, size), mode="bicubic", align_corners=False)

@@ -1,0 +1,200 @@
+"""FloatPipeline: FLOAT's inference, stage by stage (paper, Fig. 2).
+
+    identity = pipe.encode_image(image)                 # s_r, feature pyramid, r_s
+    audio    = pipe.encode_audio(waveform, sample_rate)   # wa, one feature per frame
+    emotion  = pipe.encode_emotion(waveform, sample_rate) # we, or emotion_label("happy")
+    motion   = pipe.sample_motion(identity, audio, emotion)   # r->D (B, T, D)
+    frames   = pipe.decode(identity, motion)              # (B, T, 3, S, S), not clamped
+
+Each stage runs where its network's parameters are, so a host application (ComfyUI's model
+management, say) may move the three networks between devices between calls; outputs of the
+encoders and the sampler stay on that device, decoded frames go to `output_device`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Iterator
+
+import torch
+from torch import nn
+
+from .audio_encoder import frame_hidden_states
+from .checkpoint import (AUDIO_TOWER_NAME, EMOTION_TOWER_NAME, CheckpointError, build_emotion_encoder,
+                         build_wav2vec2, load_float_model, tower_sources, tower_state)
+from .config import FloatConfig
+from .emotion_encoder import EmotionEncoder
+from .media import prepare_speech, resize_portrait
+from .model import FloatModel
+from .sampling import Guidance, sample_motion
+from .types import AudioFeatures, Identity
+
+Callback = Callable[[int, int], None]
+
+
+def default_device() -> torch.device:
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _device_of(module: nn.Module) -> torch.device:
+    return next(module.parameters()).device
+
+
+class FloatPipeline:
+    def __init__(self, model: FloatModel, wav2vec2: nn.Module | None, emotion_encoder: EmotionEncoder | None):
+        self.model, self.wav2vec2, self.emotion_encoder = model, wav2vec2, emotion_encoder
+        self.config: FloatConfig = model.config
+
+    # -------------------------------------------------------------------- encoders
+    @torch.inference_mode()
+    def encode_image(self, image: torch.Tensor) -> Identity:
+        """Portraits (B, 3, H, W) in [-1, 1] -> Identity; other sizes are resized to input_size."""
+        if image.dim() != 4 or image.shape[1] != 3:
+            raise ValueError(f"expected portraits as (batch, 3, height, width), got shape {tuple(image.shape)}")
+        mae = self.model.motion_autoencoder
+        param = next(mae.parameters())
+        image = resize_portrait(image.to(param.device, torch.float32), self.config.input_size)
+        return mae.encode(image.to(param.dtype))
+
+    @torch.inference_mode()
+    def encode_audio(self, waveform: torch.Tensor, sample_rate: int) -> AudioFeatures:
+        """Raw mono speech (B, N) or (N,) at any rate -> wa (B, T, dim_a), T = ceil(N16k * fps / 16000)."""
+        if self.wav2vec2 is None:
+            raise RuntimeError("this pipeline has no audio encoder (wav2vec2-base-960h); load one")
+        speech = prepare_speech(waveform, sample_rate, self.config.sampling_rate)
+        frames = self.config.frames_for_samples(speech.shape[-1])
+        if frames == 0:
+            raise ValueError("the audio is empty: at least one sample is needed")
+        param = next(self.wav2vec2.parameters())
+        states = frame_hidden_states(self.wav2vec2, speech.to(param.device, param.dtype), frames,
+                                     self.config.samples_per_frame)
+        projection = self.model.audio_encoder
+        features = projection(states.to(next(projection.parameters()).device, next(projection.parameters()).dtype))
+        return AudioFeatures(features.float(), self.config.fps)
+
+    @torch.inference_mode()
+    def encode_emotion(self, waveform: torch.Tensor, sample_rate: int) -> torch.Tensor:
+        """Raw mono speech -> emotion probabilities (B, 7) from the speech-emotion classifier."""
+        if self.emotion_encoder is None:
+            raise RuntimeError("this pipeline has no emotion encoder (speech-emotion classifier); load one, "
+                               "or choose an emotion label instead")
+        speech = prepare_speech(waveform, sample_rate, self.config.sampling_rate)
+        param = next(self.emotion_encoder.parameters())
+        return self.emotion_encoder(speech.to(param.device, param.dtype)).float()
+
+    # -------------------------------------------------------------------- sampling
+    @torch.inference_mode()
+    def sample_motion(self, identity: Identity, audio: AudioFeatures, emotion: torch.Tensor,
+                      a_cfg_scale: float = 2.0, r_cfg_scale: float = 1.0, e_cfg_scale: float = 1.0,
+                      nfe: int = 10, seed: int = 15, solver: str = "euler",
+                      callback: Callback | None = None) -> torch.Tensor:
+        """Motion latents r->D (B, T, D) in float32; see `sampling.sample_motion` for the conventions."""
+        reference, features = _match_batches(identity.motion, audio.features, "identity", "audio")
+        emotion = torch.as_tensor(emotion, dtype=torch.float32)
+        if emotion.shape[0] not in (1, reference.shape[0]):
+            raise ValueError(f"emotion batch {emotion.shape[0]} does not match {reference.shape[0]} clips")
+        return sample_motion(self.model.fmt, features, reference, emotion,
+                             num_frames=self.config.num_frames, num_prev_frames=self.config.num_prev_frames,
+                             guidance=Guidance(a_cfg_scale, e_cfg_scale, r_cfg_scale), nfe=nfe, seed=seed,
+                             solver=solver, callback=callback)
+
+    # -------------------------------------------------------------------- decoding
+    @torch.inference_mode()
+    def decode_batches(self, identity: Identity, motion: torch.Tensor,
+                       batch_size: int | None = None) -> Iterator[tuple[int, int, torch.Tensor]]:
+        """Yield (clip, first frame, frames (n, 3, S, S)) in order, n <= batch_size."""
+        mae = self.model.motion_autoencoder
+        param = next(mae.parameters())
+        if motion.dim() != 3:
+            raise ValueError(f"expected motion as (batch, frames, {self.config.dim_w}), got {tuple(motion.shape)}")
+        latents, _ = _match_batches(identity.latent, motion[:, 0], "identity", "motion")
+        clips, frames = latents.shape[0], motion.shape[1]
+        size = batch_size or auto_decode_batch_size(param.device, self.config.input_size)
+        for b in range(clips):
+            one = identity.select(min(b, identity.batch_size - 1))
+            one = Identity(one.latent.to(param.device, param.dtype),
+                           tuple(f.to(param.device, param.dtype) for f in one.features), one.motion, one.coefficients)
+            clip_motion = motion[min(b, motion.shape[0] - 1)]
+            for start in range(0, frames, size):
+                chunk = clip_motion[start:start + size].to(param.device, param.dtype)
+                yield b, start, mae.decode(one, chunk)
+
+    @torch.inference_mode()
+    def decode(self, identity: Identity, motion: torch.Tensor, batch_size: int | None = None,
+               callback: Callback | None = None, output_device: torch.device | str = "cpu") -> torch.Tensor:
+        """Motion (B, T, D) -> raw decoder frames (B, T, 3, S, S) in float32 (not clamped)."""
+        clips = max(identity.batch_size, motion.shape[0])
+        total = motion.shape[1]
+        side = self.config.input_size
+        out = torch.empty(clips, total, 3, side, side, device=output_device)
+        done = 0
+        for b, start, frames in self.decode_batches(identity, motion, batch_size):
+            out[b, start:start + frames.shape[0]] = frames.to(output_device, torch.float32)
+            done += frames.shape[0]
+            if callback is not None:
+                callback(done, clips * total)
+        return out
+
+    def basis(self) -> torch.Tensor:
+        """The orthonormal motion directions Q (D, dim_m)."""
+        with torch.no_grad():
+            return self.model.motion_autoencoder.dec.direction.basis().float()
+
+    def networks(self) -> dict[str, nn.Module]:
+        """The separately placeable networks, for a host's memory management."""
+        found = {"float": self.model, "audio": self.wav2vec2, "emotion": self.emotion_encoder}
+        return {name: net for name, net in found.items() if net is not None}
+
+
+def auto_decode_batch_size(device: torch.device, input_size: int) -> int:
+    """Frames decoded at once: enough to fill the device, bounded by free memory on GPUs."""
+    if device.type != "cuda":
+        return 4
+    free, _ = torch.cuda.mem_get_info(device)
+    per_frame = 400 * 2 ** 20 * (input_size / 512) ** 2  # measured activation peak, with margin
+    return int(max(1, min(32, free * 0.5 // per_frame)))
+
+
+def _match_batches(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Broadcast a batch of 1 against the other; different batches > 1 are an error."""
+    if a.shape[0] == b.shape[0]:
+        return a, b
+    if a.shape[0] == 1:
+        return a.expand(b.shape[0], *a.shape[1:]), b
+    if b.shape[0] == 1:
+        return a, b.expand(a.shape[0], *b.shape[1:])
+    raise ValueError(f"{name_a} batch ({a.shape[0]}) and {name_b} batch ({b.shape[0]}) disagree: give one "
+                     f"{name_a} per {name_b} clip, or a single one to share")
+
+
+def load_pipeline(checkpoint: str | Path, audio_encoder: str | Path | None = None,
+                  emotion_encoder: str | Path | None = None, device: torch.device | str | None = None,
+                  dtype: torch.dtype | None = None, config: FloatConfig | None = None) -> FloatPipeline:
+    """Load FLOAT from its files.
+
+    checkpoint:      float.pth or a .safetensors (FLOAT networks, possibly with both towers).
+    audio_encoder:   folder of facebook/wav2vec2-base-960h (not needed if the checkpoint holds it).
+    emotion_encoder: folder of r-f/wav2vec-english-speech-emotion-recognition (optional: without
+                     it, emotions must be given as labels).
+    """
+    device = torch.device(device) if device is not None else default_device()
+    dtype = dtype or torch.float32
+    model, weights = load_float_model(checkpoint, config, device, dtype)
+    audio_cfg, audio_sd, audio_src = tower_sources(audio_encoder, weights.audio_tower, AUDIO_TOWER_NAME,
+                                                   "audio encoder (wav2vec2-base-960h)")
+    wav2vec2 = build_wav2vec2(audio_cfg, tower_state(audio_sd), audio_src, device, dtype)
+    emotion = None
+    if weights.emotion or emotion_encoder is not None:
+        emo_cfg, emo_sd, emo_src = tower_sources(emotion_encoder, weights.emotion, EMOTION_TOWER_NAME,
+                                                 "emotion encoder")
+        emotion = build_emotion_encoder(emo_cfg, emo_sd, emo_src, device, dtype)
+    if wav2vec2.config.hidden_size * wav2vec2.config.num_hidden_layers != \
+            model.audio_encoder.audio_projection[0].in_features:
+        raise CheckpointError(f"{audio_src}: its {wav2vec2.config.num_hidden_layers} layers x "
+                              f"{wav2vec2.config.hidden_size} do not fit FLOAT's audio projection; use "
+                              "facebook/wav2vec2-base-960h")
+    return FloatPipeline(model, wav2vec2, emotion)

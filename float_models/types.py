@@ -1,0 +1,58 @@
+"""Values passed between FLOAT's stages.
+
+Frozen dataclasses, so that a node graph can cache and share them safely: an edit makes
+a new value (`dataclasses.replace`) and never changes one in place.
+Shape legend: B batch, T video frames, D = dim_w (512).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What the motion encoder extracts from a portrait.
+
+    latent:       s_r (B, D), the identity latent the decoder starts from.
+    features:     the encoder's feature pyramid, coarsest first, which the decoder warps.
+    motion:       r_s (B, D), the reference motion (coefficients on the motion basis).
+    coefficients: the reference motion's coordinates on the basis (B, dim_m).
+    """
+
+    latent: torch.Tensor
+    features: tuple[torch.Tensor, ...]
+    motion: torch.Tensor
+    coefficients: torch.Tensor
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.latent.shape[0])
+
+    def select(self, index: int) -> "Identity":
+        """The identity of one portrait of the batch, keeping a batch axis of 1."""
+        pick = slice(index, index + 1)
+        return Identity(self.latent[pick], tuple(f[pick] for f in self.features),
+                        self.motion[pick], self.coefficients[pick])
+
+
+@dataclass(frozen=True)
+class AudioFeatures:
+    """Projected speech features, one per video frame.
+
+    features: wa (B, T, dim_a).
+    fps:      frames per second of `features`.
+    """
+
+    features: torch.Tensor
+    fps: float
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.features.shape[1])
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.features.shape[0])
