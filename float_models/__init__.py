@@ -7,7 +7,7 @@ from .config import FloatConfig
 from .emotion_encoder import EMOTIONS, emotion_label
 from .model import FloatModel
 from .pipeline import FloatPipeline, load_pipeline
-from .types import AudioFeatures, Identity
+from .types import AudioFeatures, Emotion, Identity, Motion
 
 __all__ = ["AudioFeatures", "CheckpointError", "EMOTIONS", "FloatConfig", "FloatModel", "FloatPipeline",
-           "Identity", "emotion_label", "load_pipeline"]
+           "Emotion", "Identity", "Motion", "emotion_label", "load_pipeline"]

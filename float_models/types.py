@@ -56,3 +56,36 @@ class AudioFeatures:
     @property
     def batch_size(self) -> int:
         return int(self.features.shape[0])
+
+
+@dataclass(frozen=True)
+class Emotion:
+    """Emotion conditioning we: probabilities over EMOTIONS, for the clip (B, 7) or per frame (B, T, 7)."""
+
+    probabilities: torch.Tensor
+
+    @property
+    def per_frame(self) -> bool:
+        return self.probabilities.dim() == 3
+
+
+@dataclass(frozen=True)
+class Motion:
+    """Sampled motion latents r->D with what is needed to use them later.
+
+    latents:   (B, T, D) float32, one motion latent per video frame.
+    fps:       frame rate of `latents`.
+    reference: r_s (B, D), the portrait's own motion, around which intensity edits scale.
+    """
+
+    latents: torch.Tensor
+    fps: float
+    reference: torch.Tensor
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.latents.shape[1])
+
+    @property
+    def duration(self) -> float:
+        return self.num_frames / self.fps
