@@ -1,0 +1,186 @@
+"""The one bridge to ComfyUI's runtime: model folders, devices and precisions, ModelPatchers,
+and progress with cancel. Every other node module stays a thin adapter over `float_models`.
+
+Model layout (ComfyUI/models/...):
+  float/float.pth (+ float/wav2vec2-base-960h/, float/wav2vec-english-speech-emotion-recognition/)
+      as in HuggingFace yuvraj108c/float;
+  float/FLOAT.safetensors, one file holding every network incl. both wav2vec2 towers (set-soft/float);
+  audio/<tower folder>/, where set-soft's advanced nodes keep the towers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Callable, Iterable
+
+import torch
+
+import comfy.model_management as mm
+import comfy.model_patcher
+import comfy.utils
+import folder_paths
+
+FOLDER = "float"
+CHECKPOINT_EXTENSIONS = (".pth", ".safetensors")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+DOWNLOADS = ("float.pth: HuggingFace yuvraj108c/float (or the single-file FLOAT.safetensors of set-soft/float); "
+             "audio encoder folder wav2vec2-base-960h: HuggingFace facebook/wav2vec2-base-960h; "
+             "emotion encoder folder wav2vec-english-speech-emotion-recognition: HuggingFace "
+             "r-f/wav2vec-english-speech-emotion-recognition")
+
+log = logging.getLogger(__name__)
+
+
+class MissingModelError(FileNotFoundError):
+    """A model file or folder that is not where the loader looks, with where to put it."""
+
+
+# ------------------------------------------------------------------ model folders
+
+def register_model_folder() -> None:
+    """Add models/float to folder_paths, merging with what extra_model_paths.yaml may have added."""
+    default = os.path.join(folder_paths.models_dir, FOLDER)
+    paths, extensions = folder_paths.folder_names_and_paths.get(FOLDER, ([], set()))
+    paths = list(paths) + ([default] if default not in paths else [])
+    folder_paths.folder_names_and_paths[FOLDER] = (paths, set(extensions) | set(CHECKPOINT_EXTENSIONS))
+
+
+def float_dirs() -> list[str]:
+    register_model_folder()
+    return list(folder_paths.get_folder_paths(FOLDER))
+
+
+def audio_dirs() -> list[str]:
+    """models/audio (and any 'audio' paths from extra_model_paths.yaml), where peers keep the towers."""
+    paths = list(folder_paths.folder_names_and_paths.get("audio", ([], set()))[0])
+    default = os.path.join(folder_paths.models_dir, "audio")
+    return paths + ([default] if default not in paths else [])
+
+
+def _is_model_folder(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, "config.json"))
+
+
+def checkpoint_names() -> list[str]:
+    """Checkpoint files under models/float, relative, '/'-separated; HF folders' weights are skipped."""
+    found: set[str] = set()
+    for root in float_dirs():
+        for here, dirs, files in os.walk(root, followlinks=True):
+            dirs[:] = sorted(d for d in dirs if not _is_model_folder(os.path.join(here, d)))
+            rel = os.path.relpath(here, root)
+            found.update(f if rel == "." else f"{rel}/{f}".replace(os.sep, "/")
+                         for f in files if f.lower().endswith(CHECKPOINT_EXTENSIONS))
+    return sorted(found)
+
+
+def model_folder_names() -> list[str]:
+    """HuggingFace model folders (holding config.json) directly under models/float or models/audio."""
+    names: list[str] = []
+    for root in float_dirs() + audio_dirs():
+        if os.path.isdir(root):
+            names += [d for d in sorted(os.listdir(root))
+                      if _is_model_folder(os.path.join(root, d)) and d not in names]
+    return names
+
+
+def _missing(what: str, name: str, where: list[str], put_in: str) -> MissingModelError:
+    looked = ", ".join(where) or "(no folder registered)"
+    return MissingModelError(f"{what} {name!r} was not found (looked in: {looked}). Put it in {put_in}. "
+                             f"Downloads: {DOWNLOADS}.")
+
+
+def checkpoint_path(name: str) -> str:
+    for root in float_dirs():
+        path = os.path.join(root, *name.split("/"))
+        if name and os.path.isfile(path):
+            return path
+    dirs = float_dirs()
+    raise _missing("FLOAT checkpoint", name, dirs, dirs[-1] if dirs else "ComfyUI/models/float")
+
+
+def model_folder_path(name: str, what: str) -> str:
+    for root in float_dirs() + audio_dirs():
+        path = os.path.join(root, name)
+        if _is_model_folder(path):
+            return path
+    dirs = float_dirs()
+    put_in = os.path.join(dirs[-1] if dirs else "ComfyUI/models/float", name) + " (the whole HuggingFace folder)"
+    raise _missing(what, name, dirs + audio_dirs(), put_in)
+
+
+def file_stamp(path: str | None) -> tuple:
+    """What identifies a model file's contents for the load cache: path and modification times."""
+    if path is None:
+        return (None,)
+    if os.path.isdir(path):
+        return (path,) + tuple(sorted((f, os.stat(os.path.join(path, f)).st_mtime_ns) for f in os.listdir(path)))
+    return path, os.stat(path).st_mtime_ns
+
+
+# ------------------------------------------------------------------ devices and precision
+
+def devices(choice: str) -> tuple[torch.device, torch.device]:
+    """(load device, offload device). "auto" follows ComfyUI (so --cpu is honoured)."""
+    if choice == "auto":
+        return mm.get_torch_device(), mm.unet_offload_device()
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was chosen but PyTorch sees no CUDA GPU here: choose 'auto' or 'cpu'")
+    if choice == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError("device 'mps' was chosen but Apple MPS is not available here: choose 'auto' or 'cpu'")
+    if choice not in DEVICES:
+        raise ValueError(f"unknown device {choice!r}; choose one of {', '.join(DEVICES)}")
+    return torch.device(choice), torch.device("cpu")
+
+
+def precision(choice: str, device: torch.device) -> torch.dtype:
+    """fp32 always on the CPU (half precision is slow or unsupported there); auto = bf16 on GPUs
+    that do it well (its range suits the StyleGAN decoder's demodulation), else fp32."""
+    if choice not in PRECISIONS:
+        raise ValueError(f"unknown precision {choice!r}; choose one of {', '.join(PRECISIONS)}")
+    if device.type == "cpu":
+        if choice in ("fp16", "bf16"):
+            log.warning("FloatKit: %s on the CPU is not used; loading in fp32", choice)
+        return torch.float32
+    if choice == "auto":
+        return torch.bfloat16 if mm.should_use_bf16(device) else torch.float32
+    return _DTYPES[choice]
+
+
+# ------------------------------------------------------------------ ModelPatchers
+
+class _Holder(torch.nn.Module):
+    """ModelPatcher writes `model.device`; HuggingFace models have a read-only `device`
+    property, so each network is patched inside this plain container."""
+
+    def __init__(self, network: torch.nn.Module):
+        super().__init__()
+        self.network = network
+
+
+def patchers(networks: dict[str, torch.nn.Module], load: torch.device, offload: torch.device) -> dict:
+    return {name: comfy.model_patcher.ModelPatcher(_Holder(net), load_device=load, offload_device=offload)
+            for name, net in networks.items()}
+
+
+def load_models(selected: Iterable) -> None:
+    """Place networks on their load device before use. Fully: a stage runs where its parameters
+    are, so a network split between devices (ComfyUI's partial "lowvram" load) would not run."""
+    mm.load_models_gpu(list(selected), force_full_load=True)
+
+
+# ------------------------------------------------------------------ progress and cancel
+
+def progress() -> Callable[[int, int], None]:
+    """A `callback(done, total)` for the library: moves the node's progress bar and raises
+    ComfyUI's interrupt when the user presses Cancel (checked at every step)."""
+    mm.throw_exception_if_processing_interrupted()
+    bar = comfy.utils.ProgressBar(1)
+
+    def step(done: int, total: int) -> None:
+        bar.update_absolute(done, total)
+        mm.throw_exception_if_processing_interrupted()
+
+    return step

@@ -1,0 +1,60 @@
+"""FLOAT in one node: portrait + speech -> talking frames, composing exactly the steps of the
+separate nodes (crop, encode portrait, encode speech, emotion, sample motion, decode)."""
+
+from __future__ import annotations
+
+from comfy_api.latest import io
+
+from . import convert, crop, decode, encode, sample, sockets
+
+
+def animate(pipe, image, audio, emotion: str = encode.FROM_SPEECH, face_crop: bool = True,
+            a_cfg_scale: float = 2.0, e_cfg_scale: float = 1.0, r_cfg_scale: float = 1.0, nfe: int = 10,
+            solver: str = "euler", seed: int = 15, emotion_override=None):
+    """-> (IMAGE frames, AUDIO cut to the frames, fps)."""
+    portraits, _ = crop.crop_of(image, crop.FACE if face_crop else crop.NO_CROP)
+    identity = encode.identity_of(pipe, portraits)
+    features = encode.audio_features_of(pipe, audio)
+    condition = emotion_override or (encode.emotion_of_speech(pipe, audio) if emotion == encode.FROM_SPEECH
+                                     else encode.emotion_of_label(emotion))
+    motion = sample.motion_of(pipe, identity, features, condition, a_cfg_scale, e_cfg_scale, r_cfg_scale,
+                              nfe, solver, seed)
+    frames = decode.frames_of(pipe, identity, motion)
+    clips = motion.latents.shape[0]
+    return frames, convert.audio_for_frames(audio, motion.num_frames, motion.fps, clips), float(motion.fps)
+
+
+class Animate(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="FloatKitAnimate", display_name="FLOAT Animate Portrait", category=sockets.CATEGORY,
+            description="Makes the portrait speak: crops the face, encodes portrait and speech, samples the "
+                        "motion and decodes the frames. Connect images, audio and fps to Create Video (then Save "
+                        "Video) or to Video Combine. The separate FLOAT nodes do the same steps one by one.",
+            inputs=[sockets.Pipe.Input("pipe", tooltip="From Load FLOAT Models."),
+                    io.Image.Input("image", tooltip="A photo with a face (or several, one clip each)."),
+                    io.Audio.Input("audio", tooltip="The speech to lip-sync (any sample rate)."),
+                    io.Combo.Input("emotion", options=[encode.FROM_SPEECH] + encode.emotion_labels(),
+                                   default=encode.FROM_SPEECH,
+                                   tooltip="'from speech' recognises it (needs the emotion encoder); a label "
+                                           "redirects it."),
+                    io.Boolean.Input("face_crop", default=True,
+                                     tooltip="Find and crop the face first; turn off for ready 512x512 portraits."),
+                    *sample.guidance_inputs(),
+                    sockets.Emotion.Input("emotion_override", optional=True,
+                                          tooltip="Optional: an emotion from the emotion nodes (e.g. a label with "
+                                                  "an intensity); replaces the emotion choice.")],
+            outputs=[io.Image.Output("images", display_name="images", tooltip="The talking frames, values in [0, 1]."),
+                     io.Audio.Output("trimmed_audio", display_name="audio", tooltip="The speech cut to the length of the frames."),
+                     io.Float.Output("fps", display_name="fps", tooltip="Frame rate of the frames (25).")],
+        )
+
+    @classmethod
+    def execute(cls, pipe, image, audio, emotion: str, face_crop: bool, a_cfg_scale: float, e_cfg_scale: float,
+                r_cfg_scale: float, nfe: int, solver: str, seed: int, emotion_override=None) -> io.NodeOutput:
+        return io.NodeOutput(*animate(pipe, image, audio, emotion, face_crop, a_cfg_scale, e_cfg_scale,
+                                      r_cfg_scale, nfe, solver, seed, emotion_override))
+
+
+NODES: list[type[io.ComfyNode]] = [Animate]

@@ -1,0 +1,105 @@
+"""Pure conversions between ComfyUI's value layouts and FLOAT's tensors.
+
+No ComfyUI import here (so these can be property-tested on their own):
+  AUDIO   a Mapping {"waveform": [B, C, N] float, "sample_rate": int}; VideoHelperSuite hands
+          over a lazy Mapping that only decodes when a key is read.
+  IMAGE   [B, H, W, C] float in [0, 1], C = 1, 3 or 4.
+FLOAT wants portraits (B, 3, H, W) in [-1, 1] and mono speech (B, N); its decoder returns raw
+frames (B, T, 3, S, S) that the official code clamps to [-1, 1] before display.
+Inputs are never modified in place: ComfyUI shares cached node outputs between runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+
+
+def audio_parts(audio: Mapping) -> tuple[torch.Tensor, int]:
+    """The waveform as [B, C, N] float32 on the CPU, and its sample rate."""
+    if not isinstance(audio, Mapping):
+        raise TypeError(f"expected ComfyUI AUDIO (a dict with 'waveform' and 'sample_rate'), got "
+                        f"{type(audio).__name__}")
+    try:
+        waveform, rate = audio["waveform"], audio["sample_rate"]
+    except KeyError as err:
+        raise ValueError(f"this AUDIO has no {err.args[0]!r}: connect the output of a Load Audio node") from None
+    waveform = torch.as_tensor(waveform).detach().to("cpu", torch.float32)
+    while waveform.dim() < 3:  # [N] or [C, N] from lenient producers
+        waveform = waveform.unsqueeze(0)
+    if waveform.dim() != 3 or waveform.shape[-1] == 0:
+        raise ValueError(f"expected an AUDIO waveform [batch, channels, samples] with samples, got shape "
+                         f"{tuple(waveform.shape)}")
+    if int(rate) <= 0:
+        raise ValueError(f"AUDIO sample_rate must be positive, got {rate}")
+    return waveform, int(rate)
+
+
+def audio_to_mono(audio: Mapping) -> tuple[torch.Tensor, int]:
+    """AUDIO -> (mono speech (B, N) float32, sample rate); channels are averaged."""
+    waveform, rate = audio_parts(audio)
+    return waveform.mean(dim=1), rate
+
+
+def image_to_portraits(image: torch.Tensor) -> torch.Tensor:
+    """IMAGE [B, H, W, C] in [0, 1] -> portraits (B, 3, H, W) in [-1, 1] (float32, same device)."""
+    image = torch.as_tensor(image)
+    if image.dim() == 3:
+        image = image.unsqueeze(0)
+    if image.dim() != 4 or image.shape[-1] not in (1, 3, 4):
+        raise ValueError(f"expected an IMAGE [batch, height, width, channels] with 1, 3 or 4 channels, got "
+                         f"shape {tuple(image.shape)}")
+    rgb = image[..., :3] if image.shape[-1] >= 3 else image.expand(*image.shape[:-1], 3)
+    return rgb.float().clamp(0, 1).permute(0, 3, 1, 2) * 2 - 1
+
+
+def frames_to_image(frames: torch.Tensor) -> torch.Tensor:
+    """Raw decoder frames (B, T, 3, H, W) -> IMAGE [B*T, H, W, 3] in [0, 1], CPU float32."""
+    if frames.dim() != 5 or frames.shape[2] != 3:
+        raise ValueError(f"expected frames (batch, time, 3, height, width), got {tuple(frames.shape)}")
+    pixels = (frames.detach().to("cpu", torch.float32).clamp(-1, 1) + 1) / 2
+    return pixels.permute(0, 1, 3, 4, 2).reshape(-1, *frames.shape[3:], 3).contiguous()
+
+
+def samples_for_frames(frames: int, fps: float, sample_rate: int) -> int:
+    """Audio samples that span exactly `frames` video frames."""
+    return int(round(frames * sample_rate / fps))
+
+
+def audio_for_frames(audio: Mapping, frames: int, fps: float, clips: int = 1) -> dict:
+    """The AUDIO that goes with `clips` clips of `frames` frames each, back to back.
+
+    Each clip's audio is cut (or padded with silence) to exactly frames / fps seconds, and the
+    clips are joined in time, so the result has batch 1 and stays in sync with the frames
+    FloatKit outputs as one IMAGE batch (what CreateVideo and Video Combine expect).
+    """
+    waveform, rate = audio_parts(audio)
+    length = samples_for_frames(frames, fps, rate)
+    pieces = []
+    for clip in range(clips):
+        one = waveform[min(clip, waveform.shape[0] - 1)]
+        one = one[:, :length]
+        if one.shape[-1] < length:
+            one = torch.nn.functional.pad(one, (0, length - one.shape[-1]))
+        pieces.append(one)
+    return {"waveform": torch.cat(pieces, dim=-1).unsqueeze(0).contiguous(), "sample_rate": rate}
+
+
+def image_to_uint8(image: torch.Tensor) -> list[np.ndarray]:
+    """IMAGE -> one (H, W, 3) uint8 RGB array per picture (for the face detector)."""
+    rgb = (image_to_portraits(image) + 1) / 2
+    pixels = (rgb.permute(0, 2, 3, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+    return list(pixels)
+
+
+def pictures_to_image(pictures: list) -> torch.Tensor:
+    """(H, W, 3) arrays (uint8, or float in [0, 1]) of one size -> IMAGE [B, H, W, 3] float32."""
+    batch = []
+    for picture in pictures:
+        array = np.asarray(picture)
+        scale = 255.0 if array.dtype == np.uint8 else 1.0
+        batch.append(torch.from_numpy(array.astype(np.float32) / scale).clamp(0, 1))
+    return torch.stack(batch)
+

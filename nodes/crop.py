@@ -1,0 +1,57 @@
+"""Crop a photo to the portrait FLOAT expects: the face centred in a square with a margin around it,
+as the official preprocessing does (face box, enlarged by the margin, padded with black, resized)."""
+
+from __future__ import annotations
+
+from comfy_api.latest import io
+
+from . import convert, sockets
+
+FACE = "face crop"
+NO_CROP = "no crop"
+
+
+def crop_of(image, mode: str = FACE, margin: float = 1.6, size: int = 512):
+    """IMAGE -> (IMAGE of square crops, tuple of CropBox, one per picture; None for "no crop")."""
+    if mode == NO_CROP:
+        return image, tuple(None for _ in range(image.shape[0]))
+    from ..float_models.face_crop import NoFaceError, crop_portrait
+
+    crops, boxes = [], []
+    for index, picture in enumerate(convert.image_to_uint8(image)):
+        try:
+            crop, box, _ = crop_portrait(picture, margin=margin, size=size)
+        except NoFaceError as err:
+            raise NoFaceError(f"picture {index} of the batch: {err}. If the picture is already a portrait "
+                              f"(the face centred and filling the square), choose '{NO_CROP}'.") from None
+        crops.append(crop)
+        boxes.append(box)
+    return convert.pictures_to_image(crops), tuple(boxes)
+
+
+class CropPortrait(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="FloatKitCropPortrait", display_name="FLOAT Crop Portrait", category=sockets.CATEGORY,
+            description="Finds the face and crops a square portrait around it (offline OpenCV detector), the way "
+                        "FLOAT was trained. Choose 'no crop' for pictures that already are such portraits.",
+            inputs=[io.Image.Input("image", tooltip="Photo(s) with one face each; the largest face is used."),
+                    io.Combo.Input("mode", options=[FACE, NO_CROP], default=FACE,
+                                   tooltip="'face crop' finds the face; 'no crop' passes the picture through."),
+                    io.Float.Input("margin", default=1.6, min=1.0, max=3.0, step=0.05,
+                                   tooltip="Square side as a multiple of the face size (official 1.6)."),
+                    io.Int.Input("size", default=512, min=64, max=2048, step=8,
+                                 tooltip="Side of the cropped square in pixels (FLOAT works at 512).")],
+            outputs=[io.Image.Output("portrait", display_name="portrait", tooltip="The square portrait(s)."),
+                     sockets.CropBox.Output("crop_box", display_name="crop_box", tooltip="Where each crop came from in the photo (for "
+                                                                "pasting the animation back); None with 'no crop'.")],
+        )
+
+    @classmethod
+    def execute(cls, image, mode: str, margin: float, size: int) -> io.NodeOutput:
+        crops, boxes = crop_of(image, mode, margin, size)
+        return io.NodeOutput(crops, boxes)
+
+
+NODES: list[type[io.ComfyNode]] = [CropPortrait]
