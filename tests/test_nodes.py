@@ -340,3 +340,12 @@ def test_decode_reports_progress_per_batch(pack, inputs, monkeypatch):
     comfy_stubs.progress_events.clear()
     images, fps = pack.NODE_CLASS_MAPPINGS["FloatKitDecode"].execute(pipe, identity, motion, 3)
     assert [e["value"] for e in comfy_stubs.progress_events] == [3, 6, 8] and images.shape[0] == FRAMES
+
+
+def test_crop_without_a_face_suggests_no_crop_and_no_crop_passes_through(pack, inputs):
+    crop = pack.NODE_CLASS_MAPPINGS["FloatKitCropPortrait"]
+    noise = torch.rand(1, 240, 200, 3, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="choose 'no crop'"):
+        crop.execute(noise, "face crop", 1.6, 512)
+    portrait, boxes = crop.execute(inputs["image"], "no crop", 1.6, 512)
+    assert portrait is inputs["image"] and boxes == (None,)
