@@ -94,8 +94,9 @@ def _missing(what: str, name: str, where: list[str], put_in: str) -> MissingMode
 
 def checkpoint_path(name: str) -> str:
     for root in float_dirs():
-        path = os.path.join(root, *name.split("/"))
-        if name and os.path.isfile(path):
+        path = os.path.normpath(os.path.join(root, *name.split("/")))
+        inside = os.path.commonpath([os.path.abspath(root), os.path.abspath(path)]) == os.path.abspath(root)
+        if name and inside and os.path.isfile(path):  # a prompt cannot reach outside the model folders
             return path
     dirs = float_dirs()
     raise _missing("FLOAT checkpoint", name, dirs, dirs[-1] if dirs else "ComfyUI/models/float")

@@ -231,6 +231,8 @@ def test_a_missing_checkpoint_says_where_to_put_it_and_where_to_get_it(tmp_path)
     message = pack.NODE_CLASS_MAPPINGS["FloatKitLoadModels"].validate_inputs(checkpoint="float.pth")
     assert isinstance(message, str) and str(tmp_path / "models" / "float") in message
     assert all(repo in message for repo in REPOS)
+    _touch(tmp_path / "secret.pth")
+    assert "not found" in pack.NODE_CLASS_MAPPINGS["FloatKitLoadModels"].validate_inputs(checkpoint="../../secret.pth")
     from comfyui_floatkit.nodes import _comfy, models
 
     with pytest.raises(_comfy.MissingModelError, match="wav2vec2-base-960h"):
