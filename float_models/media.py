@@ -55,14 +55,55 @@ def normalize_speech(waveform: torch.Tensor) -> torch.Tensor:
     return ((x - mean) / torch.sqrt(var + 1e-7)).to(waveform.dtype)
 
 
-def prepare_speech(waveform: torch.Tensor, sample_rate: int, target_rate: int = 16000) -> torch.Tensor:
-    """Raw mono (B, N) or (N,) at any rate -> normalised (B, N16k) float32."""
-    waveform = torch.as_tensor(waveform, dtype=torch.float32)
+# wav2vec2's convolution stack needs 400 samples (25 ms) for its first output frame.
+MIN_SPEECH_SAMPLES = 400
+
+
+class AudioInputError(ValueError):
+    """Speech that cannot be used as it is, with what to do about it."""
+
+
+def check_speech(waveform: torch.Tensor) -> torch.Tensor:
+    """Validate mono speech (B, N) or (N,) and return it as float32 (B, N).
+
+    Integer PCM is scaled to [-1, 1]; non-finite samples and empty clips are refused.
+    """
+    waveform = torch.as_tensor(waveform)
+    if not waveform.is_floating_point():
+        info = torch.iinfo(waveform.dtype)
+        waveform = waveform.float() / float(max(abs(info.min), info.max))
+    waveform = waveform.float()
     if waveform.dim() == 1:
         waveform = waveform[None]
     if waveform.dim() != 2:
-        raise ValueError(f"expected mono speech as (batch, samples), got shape {tuple(waveform.shape)}")
-    return normalize_speech(resample(waveform.cpu(), sample_rate, target_rate))
+        raise AudioInputError(f"expected mono speech as (batch, samples), got shape {tuple(waveform.shape)}; "
+                              "mix the channels down first")
+    if waveform.shape[-1] == 0:
+        raise AudioInputError("the audio is empty (0 samples): give a clip with speech in it")
+    bad = (~torch.isfinite(waveform)).sum().item()
+    if bad:
+        raise AudioInputError(f"the audio has {bad} non-finite samples (NaN or infinity): the file or the node "
+                              "that made it is broken; re-export or clean the audio")
+    return waveform
+
+
+def prepare_speech(waveform: torch.Tensor, sample_rate: int, target_rate: int = 16000) -> torch.Tensor:
+    """Raw mono (B, N) or (N,) at any rate -> normalised (B, N16k) float32.
+
+    Normalising per utterance makes the result independent of the loudness, so int16-range
+    floats (a common mistake) give the same features as [-1, 1] floats.
+    """
+    if int(sample_rate) <= 0:
+        raise AudioInputError(f"sample rate {sample_rate} is not a valid rate; expected e.g. 16000 or 44100")
+    waveform = check_speech(waveform)
+    return normalize_speech(resample(waveform.cpu(), int(sample_rate), target_rate))
+
+
+def pad_to_min_length(speech: torch.Tensor, length: int = MIN_SPEECH_SAMPLES) -> torch.Tensor:
+    """Repeat the last sample up to `length` (clips shorter than one wav2vec2 frame)."""
+    if speech.shape[-1] >= length:
+        return speech
+    return F.pad(speech[:, None], (0, length - speech.shape[-1]), mode="replicate")[:, 0]
 
 
 def resize_portrait(image: torch.Tensor, size: int) -> torch.Tensor:

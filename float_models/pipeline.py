@@ -24,7 +24,7 @@ from .checkpoint import (AUDIO_TOWER_NAME, EMOTION_TOWER_NAME, CheckpointError, 
                          build_wav2vec2, load_float_model, tower_sources, tower_state)
 from .config import FloatConfig
 from .emotion_encoder import EmotionEncoder
-from .media import prepare_speech, resize_portrait
+from .media import pad_to_min_length, prepare_speech, resize_portrait
 from .model import FloatModel
 from .sampling import Guidance, sample_motion
 from .types import AudioFeatures, Identity
@@ -67,8 +67,6 @@ class FloatPipeline:
             raise RuntimeError("this pipeline has no audio encoder (wav2vec2-base-960h); load one")
         speech = prepare_speech(waveform, sample_rate, self.config.sampling_rate)
         frames = self.config.frames_for_samples(speech.shape[-1])
-        if frames == 0:
-            raise ValueError("the audio is empty: at least one sample is needed")
         param = next(self.wav2vec2.parameters())
         states = frame_hidden_states(self.wav2vec2, speech.to(param.device, param.dtype), frames,
                                      self.config.samples_per_frame)
@@ -82,7 +80,8 @@ class FloatPipeline:
         if self.emotion_encoder is None:
             raise RuntimeError("this pipeline has no emotion encoder (speech-emotion classifier); load one, "
                                "or choose an emotion label instead")
-        speech = prepare_speech(waveform, sample_rate, self.config.sampling_rate)
+        # Clips under 25 ms are too short for wav2vec2's first frame: extend them (the official code fails).
+        speech = pad_to_min_length(prepare_speech(waveform, sample_rate, self.config.sampling_rate))
         param = next(self.emotion_encoder.parameters())
         return self.emotion_encoder(speech.to(param.device, param.dtype)).float()
 
