@@ -7,6 +7,11 @@ scanner and comfy-org/node-diff read it from the source. Every node module defin
 from .animate import Animate
 from .crop import CropPortrait
 from .decode import Decode
+from .edit import (MotionBlend, MotionDirectionGains, MotionInfo, MotionIntensity, MotionMixDirections,
+                   MotionSmooth)
+from .edit_io import LoadMotion, MotionFromVideo, SaveMotion
+from .edit_media import EmotionSchedule, PasteBack, RestOnSilence
+from .edit_time import MotionConcat, MotionLoop, MotionSpeed, MotionTrim
 from .encode import EmotionFromLabel, EmotionFromSpeech, EncodeAudio, EncodeImage
 from .models import LoadModels
 from .sample import SampleMotion
@@ -21,6 +26,23 @@ NODE_CLASS_MAPPINGS = {
     "FloatKitSampleMotion": SampleMotion,
     "FloatKitDecode": Decode,
     "FloatKitAnimate": Animate,
+    # motion editing (FLOAT/motion)
+    "FloatKitMotionIntensity": MotionIntensity,
+    "FloatKitMotionDirectionGains": MotionDirectionGains,
+    "FloatKitMotionSmooth": MotionSmooth,
+    "FloatKitMotionTrim": MotionTrim,
+    "FloatKitMotionConcat": MotionConcat,
+    "FloatKitMotionLoop": MotionLoop,
+    "FloatKitMotionSpeed": MotionSpeed,
+    "FloatKitMotionBlend": MotionBlend,
+    "FloatKitMotionMixDirections": MotionMixDirections,
+    "FloatKitEmotionSchedule": EmotionSchedule,
+    "FloatKitMotionFromVideo": MotionFromVideo,
+    "FloatKitSaveMotion": SaveMotion,
+    "FloatKitLoadMotion": LoadMotion,
+    "FloatKitRestOnSilence": RestOnSilence,
+    "FloatKitPasteBack": PasteBack,
+    "FloatKitMotionInfo": MotionInfo,
 }
 
 NODE_DISPLAY_NAME_MAPPINGS = {
@@ -33,6 +55,23 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "FloatKitSampleMotion": "FLOAT Sample Motion",
     "FloatKitDecode": "FLOAT Decode Motion",
     "FloatKitAnimate": "FLOAT Animate Portrait",
+    # motion editing (FLOAT/motion)
+    "FloatKitMotionIntensity": "FLOAT Motion Intensity",
+    "FloatKitMotionDirectionGains": "FLOAT Motion Direction Gains",
+    "FloatKitMotionSmooth": "FLOAT Motion Smooth",
+    "FloatKitMotionTrim": "FLOAT Motion Trim",
+    "FloatKitMotionConcat": "FLOAT Motion Concat",
+    "FloatKitMotionLoop": "FLOAT Motion Loop",
+    "FloatKitMotionSpeed": "FLOAT Motion Speed",
+    "FloatKitMotionBlend": "FLOAT Motion Blend",
+    "FloatKitMotionMixDirections": "FLOAT Motion Mix Directions",
+    "FloatKitEmotionSchedule": "FLOAT Emotion Schedule",
+    "FloatKitMotionFromVideo": "FLOAT Motion From Video",
+    "FloatKitSaveMotion": "FLOAT Save Motion",
+    "FloatKitLoadMotion": "FLOAT Load Motion",
+    "FloatKitRestOnSilence": "FLOAT Rest On Silence",
+    "FloatKitPasteBack": "FLOAT Paste Back",
+    "FloatKitMotionInfo": "FLOAT Motion Info",
 }
 
 __all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS"]

@@ -1,0 +1,161 @@
+"""Motion in and out of files and videos: Motion From Video (the motion encoder reads each frame's
+pose), Save Motion (output folder) and Load Motion (input folder, or output files marked [output]).
+Saved motion carries a fingerprint of the model's motion basis; another model's motion is refused."""
+
+from __future__ import annotations
+
+import os
+
+from comfy_api.latest import io, ui
+
+import folder_paths
+
+from . import _comfy, convert, sockets
+from .edit import CATEGORY, PIPE_IN
+
+MOTION_SUBFOLDER = "motion"
+EXTENSION = ".safetensors"
+
+
+def modes() -> list[str]:
+    from ..float_models.motion_from_video import MODES
+
+    return list(MODES)
+
+
+def direction_weight(pipe):
+    return pipe.pipeline.model.motion_autoencoder.dec.direction.weight
+
+
+def motion_of_video(pipe, images, identity=None, mode: str = "relative", fps: float = 25.0, batch_size: int = 8):
+    from ..float_models.motion_from_video import motion_from_video
+
+    frames = convert.image_to_portraits(images)
+    reference = None if identity is None else identity.motion
+    return motion_from_video(pipe.ready("float"), frames, reference, fps, mode, batch_size, _comfy.progress())
+
+
+class MotionFromVideo(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="FloatKitMotionFromVideo", display_name="FLOAT Motion From Video", category=CATEGORY,
+            description="Reads the head and face motion of a driving video, frame by frame, with FLOAT's motion "
+                        "encoder, so the portrait can copy it (instead of motion sampled from speech). Crop the "
+                        "video's face like the portrait's for best results.",
+            inputs=[sockets.Pipe.Input("pipe", tooltip="From Load FLOAT Models."),
+                    io.Image.Input("images", tooltip="Frames of the driving video (e.g. from Load Video)."),
+                    sockets.Identity.Input("identity", optional=True,
+                                           tooltip="From FLOAT Encode Portrait: the portrait to drive; 'relative' "
+                                                   "starts from its pose. Without it, the first frame's pose."),
+                    io.Combo.Input("mode", options=modes(), default="relative",
+                                   tooltip="'relative': the portrait keeps its own pose and follows the video's "
+                                           "changes; 'absolute': it takes the video's poses as they are."),
+                    io.Float.Input("fps", default=25.0, min=1.0, max=120.0, step=1.0,
+                                   tooltip="Frame rate of the video (FLOAT works at 25; use Motion Speed to "
+                                           "convert)."),
+                    io.Int.Input("batch_size", default=8, min=1, max=256,
+                                 tooltip="Frames encoded at once; lower it if memory runs out.")],
+            outputs=[sockets.Motion.Output("motion", display_name="motion",
+                                           tooltip="One motion latent per video frame, for Decode or the edits.")])
+
+    @classmethod
+    def execute(cls, pipe, images, mode: str, fps: float, batch_size: int, identity=None) -> io.NodeOutput:
+        return io.NodeOutput(motion_of_video(pipe, images, identity, mode, fps, batch_size))
+
+
+def save_to_output(pipe, motion, filename_prefix: str) -> tuple[str, str]:
+    """Write the motion under ComfyUI's output folder -> (file name, subfolder)."""
+    from ..float_models.motion_io import save_motion
+
+    folder, name, counter, subfolder, _ = folder_paths.get_save_image_path(
+        filename_prefix, folder_paths.get_output_directory())
+    filename = f"{name}_{counter:05}_{EXTENSION}"
+    save_motion(motion, os.path.join(folder, filename), direction_weight(pipe))
+    return filename, subfolder
+
+
+class SaveMotion(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="FloatKitSaveMotion", display_name="FLOAT Save Motion", category=CATEGORY,
+            description="Saves the motion to ComfyUI's output folder (safetensors with fps, frame count and the "
+                        "model's basis fingerprint), to reuse later with Load Motion.",
+            inputs=[sockets.Pipe.Input("pipe", tooltip="The model that made the motion (its basis is recorded)."),
+                    sockets.Motion.Input("motion", tooltip="The motion to keep."),
+                    io.String.Input("filename_prefix", default=f"{MOTION_SUBFOLDER}/FloatKit",
+                                    tooltip="File name start, may include subfolders of the output folder.")],
+            outputs=[], is_output_node=True)
+
+    @classmethod
+    def execute(cls, pipe, motion, filename_prefix: str) -> io.NodeOutput:
+        filename, subfolder = save_to_output(pipe, motion, filename_prefix)
+        shown = f"{subfolder}/{filename}" if subfolder else filename
+        return io.NodeOutput(ui=ui.PreviewText(f"saved {motion.num_frames} frames at {motion.fps:g} fps to "
+                                               f"output/{shown}; load it with Load Motion as '{shown} [output]'"))
+
+
+def _motion_files(directory: str) -> list[str]:
+    found = []
+    for here, _, files in os.walk(directory, followlinks=True):
+        rel = os.path.relpath(here, directory)
+        found += [f if rel == "." else f"{rel}/{f}".replace(os.sep, "/") for f in files if f.endswith(EXTENSION)]
+    return sorted(found)
+
+
+def motion_file_names() -> list[str]:
+    """.safetensors in the input folder, then motion files in the output folder marked ' [output]'."""
+    output = os.path.join(folder_paths.get_output_directory(), MOTION_SUBFOLDER)
+    return _motion_files(folder_paths.get_input_directory()) + \
+        [f"{MOTION_SUBFOLDER}/{name} [output]" for name in _motion_files(output)]
+
+
+def motion_file_path(name: str) -> str:
+    path = folder_paths.get_annotated_filepath(name)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"motion file {name!r} not found ({path}): save one with Save Motion, or put a "
+                                "FloatKit motion .safetensors in ComfyUI's input folder")
+    return path
+
+
+def load_from_file(pipe, name: str):
+    from ..float_models.motion_io import load_motion
+
+    return load_motion(motion_file_path(name), direction_weight(pipe))
+
+
+class LoadMotion(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="FloatKitLoadMotion", display_name="FLOAT Load Motion", category=CATEGORY,
+            description="Loads a motion saved by Save Motion (from the input folder, or the output folder's "
+                        "motion/ files marked [output]). Motion made by a different model is refused.",
+            inputs=[sockets.Pipe.Input("pipe", tooltip="The loaded model; it must be the one that made the motion."),
+                    io.Combo.Input("motion_file", options=motion_file_names(),
+                                   tooltip="A FloatKit motion .safetensors.")],
+            outputs=[sockets.Motion.Output("motion", display_name="motion", tooltip="The saved motion.")])
+
+    @classmethod
+    def validate_inputs(cls, motion_file: str) -> bool | str:
+        try:
+            motion_file_path(motion_file)
+        except (FileNotFoundError, ValueError) as err:
+            return str(err)
+        return True
+
+    @classmethod
+    def fingerprint_inputs(cls, motion_file: str):
+        """Reload when the file changes."""
+        try:
+            return os.stat(motion_file_path(motion_file)).st_mtime_ns
+        except (FileNotFoundError, ValueError):
+            return motion_file
+
+    @classmethod
+    def execute(cls, pipe, motion_file: str) -> io.NodeOutput:
+        return io.NodeOutput(load_from_file(pipe, motion_file))
+
+
+NODES: list[type[io.ComfyNode]] = [MotionFromVideo, SaveMotion, LoadMotion]
