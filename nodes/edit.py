@@ -17,7 +17,7 @@ DIRECTIONS_TIP = ("Basis directions (0-19), e.g. '0, 3, 5-7'. Run Motion Info to
 
 
 def _out(tooltip: str = "The edited motion (a new value; the input is unchanged).") -> io.Output:
-    return sockets.Motion.Output("motion", display_name="motion", tooltip=tooltip)
+    return sockets.Motion.Output("edited_motion", display_name="motion", tooltip=tooltip)  # ids differ from inputs
 
 
 def basis_of(pipe):

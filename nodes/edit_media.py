@@ -133,7 +133,7 @@ class PasteBack(io.ComfyNode):
                     sockets.CropBox.Input("crop_box", tooltip="From FLOAT Crop Portrait (mode 'face crop')."),
                     io.Int.Input("feather", default=16, min=0, max=256,
                                  tooltip="Width in pixels of the soft blend at the crop's edges; 0 = hard edge.")],
-            outputs=[io.Image.Output("images", display_name="images",
+            outputs=[io.Image.Output("pasted", display_name="images",
                                      tooltip="Full-size frames of the photo with the animated face.")])
 
     @classmethod

@@ -1,0 +1,251 @@
+"""The motion-editing nodes on the ComfyUI stand-ins and the tiny weights: nodes never change their
+inputs, the library's exact properties survive the adapters, and every editing example workflow
+converts from its UI format and runs."""
+
+from __future__ import annotations
+
+import json
+import os
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+import comfy_stubs
+from test_nodes import WORKFLOWS, core_nodes, import_pack, models_home  # noqa: F401 (fixture)
+from tiny_weights import expected
+
+SAMPLES = 1920  # 0.12 s of the golden speech -> 3 video frames: keeps decoding cheap
+FRAMES = 3
+EDIT_WORKFLOWS = ("floatkit_motion_intensity.json", "floatkit_motion_time.json", "floatkit_motion_blend.json",
+                  "floatkit_emotion_schedule.json", "floatkit_motion_from_video.json",
+                  "floatkit_save_load_motion.json", "floatkit_rest_on_silence.json", "floatkit_paste_back.json")
+LOADER = ("float.pth", "wav2vec2-base-960h", "none")
+
+
+@pytest.fixture
+def pack(models_home):  # noqa: F811
+    comfy_stubs.install(models_home)
+    return import_pack()
+
+
+@pytest.fixture(scope="module")
+def inputs() -> dict:
+    golden = expected()
+    image = ((golden["in.image"] + 1) / 2).permute(0, 2, 3, 1).contiguous()
+    waveform = golden["in.waveform_16k"][:, None, :SAMPLES].repeat(1, 2, 1)
+    return {"image": image, "audio": {"waveform": waveform, "sample_rate": 16000}}
+
+
+@pytest.fixture
+def sampled(pack, inputs):
+    from comfyui_floatkit.nodes import encode, models, sample
+
+    pipe = models.load(*LOADER)
+    identity = encode.identity_of(pipe, inputs["image"])
+    features = encode.audio_features_of(pipe, inputs["audio"])
+    motion = sample.motion_of(pipe, identity, features, encode.emotion_of_label("happy"), nfe=2)
+    return pipe, identity, features, motion
+
+
+def frozen_copy(motion):
+    return motion.latents.clone(), motion.reference.clone()
+
+
+def unchanged(motion, copy) -> bool:
+    return torch.equal(motion.latents, copy[0]) and torch.equal(motion.reference, copy[1])
+
+
+# ------------------------------------------------------------------ single nodes
+
+def test_edit_nodes_return_new_motions_and_leave_their_inputs_alone(pack, sampled):
+    pipe, _, _, motion = sampled
+    nodes = pack.NODE_CLASS_MAPPINGS
+    copy = frozen_copy(motion)
+    same = nodes["FloatKitMotionIntensity"].execute(motion, 1.0)[0]
+    assert same is not motion and torch.equal(same.latents, motion.latents)  # an exact no-op, new value
+    edits = [nodes["FloatKitMotionIntensity"].execute(motion, 0.3)[0],
+             nodes["FloatKitMotionDirectionGains"].execute(pipe, motion, "0-3", 0.0, 1.0)[0],
+             nodes["FloatKitMotionSmooth"].execute(motion, 1.0, "reflect")[0],
+             nodes["FloatKitMotionSpeed"].execute(motion, 0.5)[0],
+             nodes["FloatKitMotionLoop"].execute(motion, 7, "ping-pong")[0],
+             nodes["FloatKitMotionTrim"].execute(motion, 1, 0, "frames")[0],
+             nodes["FloatKitMotionConcat"].execute(motion, motion)[0]]
+    assert all(unchanged(motion, copy) for _ in edits)
+    assert [e.num_frames for e in edits] == [FRAMES, FRAMES, FRAMES, 2 * FRAMES, 7, FRAMES - 1, 2 * FRAMES]
+    assert all(not torch.equal(e.latents, motion.latents) for e in edits[:3])
+    kept = nodes["FloatKitMotionDirectionGains"].execute(pipe, motion, "0-19", 1.0, 1.0)[0]
+    assert torch.equal(kept.latents, motion.latents)
+
+
+def test_blend_and_mix_nodes_hit_their_end_points(pack, sampled):
+    pipe, _, _, motion = sampled
+    nodes = pack.NODE_CLASS_MAPPINGS
+    other = nodes["FloatKitMotionIntensity"].execute(motion, 2.0)[0]
+    copies = frozen_copy(motion), frozen_copy(other)
+    faded = nodes["FloatKitMotionBlend"].execute(motion, other, 0.0, 1.0, False)[0]
+    assert torch.equal(faded.latents[:, 0], motion.latents[:, 0]) and torch.equal(faded.latents[:, -1],
+                                                                                   other.latents[:, -1])
+    assert torch.equal(nodes["FloatKitMotionBlend"].execute(motion, other, 1.0, 1.0, False)[0].latents, other.latents)
+    assert torch.equal(nodes["FloatKitMotionMixDirections"].execute(pipe, motion, other, "", False)[0].latents,
+                       motion.latents)
+    shorter = nodes["FloatKitMotionTrim"].execute(other, 0, 2, "frames")[0]
+    with pytest.raises(ValueError, match="trim_to_shorter"):
+        nodes["FloatKitMotionBlend"].execute(motion, shorter, 0.5, 0.5, False)
+    assert nodes["FloatKitMotionBlend"].execute(motion, shorter, 0.5, 0.5, True)[0].num_frames == 2
+    assert unchanged(motion, copies[0]) and unchanged(other, copies[1])
+
+
+def test_motion_info_reports_every_direction(pack, sampled):
+    pipe, _, _, motion = sampled
+    out = pack.NODE_CLASS_MAPPINGS["FloatKitMotionInfo"].execute(pipe, motion, 20)
+    report = out[0]
+    assert len([line for line in report.splitlines() if ". direction" in line]) == 20
+    assert out.ui.as_dict() == {"text": (report,)}
+
+
+def test_emotion_schedule_node_follows_the_speech_length(pack, sampled):
+    _, _, features, _ = sampled
+    node = pack.NODE_CLASS_MAPPINGS["FloatKitEmotionSchedule"]
+    emotion = node.execute("0-0.04: sad\n0.04-: happy", "neutral", 0.0, 250, 25.0, features)[0]
+    assert emotion.probabilities.shape == (1, FRAMES, 7) and emotion.per_frame
+    assert emotion.probabilities[0].argmax(-1).tolist() == [5] + [3] * (FRAMES - 1)
+    fixed = node.execute("", "angry", 0.0, 10, 25.0)[0]
+    assert fixed.probabilities.shape == (1, 10, 7) and torch.all(fixed.probabilities[0, :, 0] == 1)
+
+
+def test_save_and_load_motion_nodes_round_trip_and_refuse_another_model(pack, sampled, models_home):
+    import folder_paths
+
+    pipe, _, _, motion = sampled
+    nodes = pack.NODE_CLASS_MAPPINGS
+    nodes["FloatKitSaveMotion"].execute(pipe, motion, "motion/take")
+    listed = nodes["FloatKitLoadMotion"].INPUT_TYPES()["required"]["motion_file"][1]["options"]
+    assert "motion/take_00001_.safetensors [output]" in listed
+    loaded = nodes["FloatKitLoadMotion"].execute(pipe, "motion/take_00001_.safetensors [output]")[0]
+    assert torch.equal(loaded.latents, motion.latents) and loaded.fps == motion.fps
+    message = nodes["FloatKitLoadMotion"].validate_inputs(motion_file="missing.safetensors")
+    assert isinstance(message, str) and "Save Motion" in message
+    weight = pipe.pipeline.model.motion_autoencoder.dec.direction.weight
+    other = SimpleNamespace(pipeline=SimpleNamespace(model=SimpleNamespace(motion_autoencoder=SimpleNamespace(
+        dec=SimpleNamespace(direction=SimpleNamespace(weight=-weight.detach()))))))  # another basis
+    with pytest.raises(ValueError, match="different FLOAT model"):
+        nodes["FloatKitLoadMotion"].execute(other, "motion/take_00001_.safetensors [output]")
+
+
+# ------------------------------------------------------------------ the editing workflows
+
+def edit_stand_ins(inputs: dict, saved: list) -> dict:
+    """Core nodes as in test_nodes, plus Load Video / Get Video Components; Create Video takes no sound too."""
+    from comfy_api.latest import io
+
+    from float_models.face_crop import CropBox
+
+    nodes = core_nodes(inputs, saved)
+
+    class CreateVideo(io.ComfyNode):
+        @classmethod
+        def define_schema(cls):
+            return io.Schema(node_id="CreateVideo", inputs=[io.Image.Input("images"),
+                                                            io.Float.Input("fps", default=30.0, min=1.0, max=120.0),
+                                                            io.Audio.Input("audio", optional=True)],
+                             outputs=[io.Video.Output()])
+
+        @classmethod
+        def execute(cls, images, fps, audio=None):
+            assert images.dim() == 4 and images.shape[-1] == 3 and 0 <= images.min() and images.max() <= 1
+            return io.NodeOutput({"images": images, "fps": fps, "audio": audio})
+
+    class LoadVideo(io.ComfyNode):
+        @classmethod
+        def define_schema(cls):
+            return io.Schema(node_id="LoadVideo", inputs=[io.Combo.Input("file", options=["driving.mp4"],
+                                                                         upload=io.UploadType.video)],
+                             outputs=[io.Video.Output()])
+
+        @classmethod
+        def execute(cls, file):
+            frames = torch.cat([inputs["image"], inputs["image"].flip(2), inputs["image"].roll(3, 1)])
+            return io.NodeOutput({"images": frames, "audio": inputs["audio"], "fps": 25.0})
+
+    class GetVideoComponents(io.ComfyNode):
+        @classmethod
+        def define_schema(cls):
+            return io.Schema(node_id="GetVideoComponents", inputs=[io.Video.Input("video")],
+                             outputs=[io.Image.Output(display_name="images"), io.Audio.Output(display_name="audio"),
+                                      io.Float.Output(display_name="fps")])
+
+        @classmethod
+        def execute(cls, video):
+            return io.NodeOutput(video["images"], video["audio"], video["fps"])
+
+    class CropPortrait(io.ComfyNode):  # the golden picture is noise: no face to find, so a fixed box
+        @classmethod
+        def define_schema(cls):
+            return io.Schema(node_id="FloatKitCropPortrait",
+                             inputs=[io.Image.Input("image"), io.Combo.Input("mode", options=["face crop"]),
+                                     io.Float.Input("margin"), io.Int.Input("size")],
+                             outputs=[io.Image.Output(), io.Custom("FLOATKIT_CROP_BOX").Output()])
+
+        @classmethod
+        def execute(cls, image, mode, margin, size):
+            return io.NodeOutput(image, (CropBox(left=16, top=-8, size=40, source_width=64, source_height=64),))
+
+    return {**nodes, **{c.__name__: c for c in (CreateVideo, LoadVideo, GetVideoComponents)},
+            "FloatKitCropPortrait": CropPortrait}
+
+
+def run(pack, inputs, prompt: dict) -> list:
+    saved: list = []
+    before = inputs["image"].clone(), inputs["audio"]["waveform"].clone()
+    comfy_stubs.run_graph(prompt, {**pack.NODE_CLASS_MAPPINGS, **edit_stand_ins(inputs, saved)})
+    assert torch.equal(inputs["image"], before[0]) and torch.equal(inputs["audio"]["waveform"], before[1])
+    return saved
+
+
+def prompt_of(pack, inputs, name: str, unmute: bool = False) -> dict:
+    graph = json.loads((WORKFLOWS / name).read_text())
+    if unmute:
+        for node in graph["nodes"]:
+            node["mode"] = 0
+    prompt = comfy_stubs.ui_to_api(graph, {**pack.NODE_CLASS_MAPPINGS, **edit_stand_ins(inputs, [])})
+    for node in prompt.values():
+        if node["class_type"] == "FloatKitSampleMotion":
+            node["inputs"]["nfe"] = 2  # cheap; the graph is what is tested here
+        if node["class_type"] == "FloatKitMotionLoop":
+            node["inputs"]["frames"] = 5
+    return prompt
+
+
+def test_editing_workflows_are_ui_graphs_with_a_note():
+    for name in EDIT_WORKFLOWS:
+        graph = json.loads((WORKFLOWS / name).read_text())
+        assert {"nodes", "links", "version"} <= set(graph)
+        assert any(n["type"] == "Note" and len(n["widgets_values"][0]) > 200 for n in graph["nodes"]), name
+
+
+@pytest.mark.parametrize("name, frames, size", [
+    ("floatkit_motion_intensity.json", FRAMES, 64), ("floatkit_motion_time.json", 5, 64),
+    ("floatkit_emotion_schedule.json", FRAMES, 64), ("floatkit_motion_from_video.json", 3, 64),
+    ("floatkit_rest_on_silence.json", FRAMES, 64), ("floatkit_paste_back.json", FRAMES, 64),
+    ("floatkit_motion_blend.json", FRAMES, 64)])
+def test_editing_workflow_runs(pack, inputs, name, frames, size):
+    saved = run(pack, inputs, prompt_of(pack, inputs, name))
+    assert saved and all(v["images"].shape == (frames, size, size, 3) for v in saved)
+    if name == "floatkit_paste_back.json":  # outside the crop box (columns 16-55, rows 0-31) the photo is kept
+        images = saved[0]["images"]
+        assert torch.equal(images[:, 32:], inputs["image"].expand(frames, -1, -1, -1)[:, 32:])
+        assert torch.equal(images[:, :, :16], inputs["image"].expand(frames, -1, -1, -1)[:, :, :16])
+        assert not torch.equal(images[:, :32, 16:56], inputs["image"].expand(frames, -1, -1, -1)[:, :32, 16:56])
+    if name == "floatkit_motion_blend.json":
+        assert len(saved) == 2 and not torch.equal(saved[0]["images"], saved[1]["images"])
+
+
+def test_save_load_workflow_saves_first_then_renders_the_loaded_motion(pack, inputs):
+    import folder_paths
+
+    assert run(pack, inputs, prompt_of(pack, inputs, "floatkit_save_load_motion.json")) == []
+    path = os.path.join(folder_paths.get_output_directory(), "motion", "FloatKit_00001_.safetensors")
+    assert os.path.isfile(path)
+    saved = run(pack, inputs, prompt_of(pack, inputs, "floatkit_save_load_motion.json", unmute=True))
+    assert len(saved) == 1 and saved[0]["images"].shape == (FRAMES, 64, 64, 3)
