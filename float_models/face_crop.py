@@ -61,8 +61,7 @@ if TYPE_CHECKING:
     import torch
 
 DETECTION_HEIGHT = 360  # the official detector always sees the image at this height
-DEFAULT_MARGIN = 1.6
-DEFAULT_SIZE = 512
+DEFAULT_MARGIN, DEFAULT_SIZE = 1.6, 512  # the official margin and FLOAT's input size
 
 __all__ = ["CropBox", "CropInfo", "DetectorUnavailableError", "FaceBox", "FaceDetector", "HaarFaceDetector",
            "NoFaceError", "apply_crop", "as_rgb_image", "crop_box_for_face", "crop_portrait",
@@ -235,8 +234,9 @@ def default_detector() -> FaceDetector:
 
 
 def _as_numpy(image: np.ndarray | torch.Tensor) -> np.ndarray:
-    if hasattr(image, "detach"):  # a torch tensor; torch itself is not needed to handle one
-        return image.detach().cpu().numpy()
+    if hasattr(image, "detach"):  # a torch tensor; NumPy has no bfloat16/float16 resize, so widen
+        tensor = image.detach().cpu()
+        return (tensor.float() if tensor.is_floating_point() else tensor).numpy()
     return np.asarray(image)
 
 

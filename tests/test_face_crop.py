@@ -205,6 +205,7 @@ def test_grayscale_and_rgba_are_adapted(portrait):
 def test_float_and_torch_images_give_the_same_crop(portrait):
     crop_u8, box_u8, _ = crop_portrait(portrait)
     crop_f, box_f, _ = crop_portrait(torch.from_numpy(portrait.astype(np.float32) / 255))
+    assert crop_portrait(torch.from_numpy(portrait).to(torch.bfloat16) / 255)[1] == box_u8
     assert box_f == box_u8 and crop_f.dtype == np.float32
     assert 0.0 <= crop_f.min() and crop_f.max() <= 1.0
     assert np.abs(crop_f * 255 - crop_u8).max() <= 1.0
