@@ -22,7 +22,7 @@ torchvision or torchaudio. Torch tensors are accepted wherever arrays are, witho
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -136,9 +136,9 @@ class VideoWriter:
             raise MediaError(f"{self.path.parent}: no such folder for the video; create it first")
         self.frames_written = 0
         self._closed = False
-        handle, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".part.mp4", dir=self.path.parent)
-        os.close(handle)
-        self._tmp = Path(tmp)
+        # A hidden name beside the target (same file system, so the final rename is atomic);
+        # created by FFmpeg itself, so it gets the usual permissions.
+        self._tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex[:8]}.part")
         try:
             self._container = av.open(str(self._tmp), mode="w", format="mp4",
                                       options={"movflags": "+faststart"})

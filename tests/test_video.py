@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import av
@@ -56,6 +58,9 @@ def test_frames_and_rate_round_trip(tmp_path):
     err = np.abs(np.stack(info["frames"]).astype(int) - frames.astype(int))
     assert np.median(err) <= 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask  # an ordinary file, not a private temp
 
 
 def test_exception_mid_write_leaves_nothing(tmp_path):
@@ -64,7 +69,7 @@ def test_exception_mid_write_leaves_nothing(tmp_path):
         with VideoWriter(out, 25, 32, 32, audio=(tone(2, 16000), 16000)) as video:
             video.write(ramp_frames(60, 32, 32))
             partial = [p for p in tmp_path.iterdir()]
-            assert len(partial) == 1 and partial[0].name != "v.mp4"  # the temp file, in the same folder
+            assert len(partial) == 1 and partial[0].name.startswith(".v.mp4.")  # the temp file, same folder
             assert partial[0].stat().st_size > 0  # frames were encoded already, not kept in memory
             raise RuntimeError("stop")
     assert list(tmp_path.iterdir()) == []
