@@ -136,7 +136,9 @@ def _add_model_paths(p: argparse.ArgumentParser) -> None:
 def _check_render_args(args: argparse.Namespace) -> None:
     for name, path in (("--image", args.image), ("--audio", args.audio)):
         if not path.is_file():
-            raise InputError(f"{name} {path}: no such file")
+            hint = ("; the bundled examples are only in a source checkout: give your own " + name
+                    if path.parent == EXAMPLES else "")
+            raise InputError(f"{name} {path}: no such file{hint}")
     if args.nfe < 2:
         raise InputError(f"--nfe {args.nfe}: needs at least 2 time points (one ODE step)")
     if args.batch_size is not None and args.batch_size < 1:

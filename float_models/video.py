@@ -55,8 +55,7 @@ def frames_to_uint8(raw: Any) -> np.ndarray:
     """
     if hasattr(raw, "detach"):  # a torch tensor: convert where it lives
         x = raw.detach().float().clamp(-1, 1)
-        pixels = ((x + 1) / 2 * 255).to(dtype=_torch_uint8(raw))
-        pixels = pixels.cpu().numpy()
+        pixels = ((x + 1) / 2 * 255).byte().cpu().numpy()  # .byte() truncates, like the official cast
     else:
         x = np.clip(np.asarray(raw, dtype=np.float32), -1, 1)
         pixels = ((x + np.float32(1)) / np.float32(2) * np.float32(255)).astype(np.uint8)
@@ -65,12 +64,6 @@ def frames_to_uint8(raw: Any) -> np.ndarray:
     if pixels.ndim != 4 or pixels.shape[1] != 3:
         raise MediaError(f"expected decoder frames as (frames, 3, height, width), got shape {tuple(pixels.shape)}")
     return np.ascontiguousarray(pixels.transpose(0, 2, 3, 1))
-
-
-def _torch_uint8(tensor: Any) -> Any:
-    import torch  # only reached when a torch tensor was given, so torch is there
-
-    return torch.uint8
 
 
 def to_uint8_frames(frames: Any) -> np.ndarray:
