@@ -1,0 +1,7 @@
+"""`python -m float_models render|download|convert`: see float_models/cli.py."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,233 @@
+"""The command line end to end on the tiny rule-made weights: render, convert, download, errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+from float_models import cli, download
+from float_models.checkpoint import load_float_model, read_tensors
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEECH_SAMPLES = 7000  # 0.44 s at 16 kHz -> T = ceil(7000 * 25 / 16000) = 11 frames
+
+
+@pytest.fixture(scope="module")
+def models(tiny_files, tmp_path_factory) -> Path:
+    """The tiny files in the default layout of models/float (float.pth + the two folders)."""
+    root = tmp_path_factory.mktemp("models") / "float"
+    root.mkdir()
+    (root / "float.pth").symlink_to(tiny_files.checkpoint)
+    (root / "float.json").symlink_to(tiny_files.checkpoint.with_suffix(".json"))
+    (root / "wav2vec2-base-960h").symlink_to(tiny_files.audio_encoder)
+    (root / "wav2vec-english-speech-emotion-recognition").symlink_to(tiny_files.emotion_encoder)
+    return root
+
+
+@pytest.fixture(scope="module")
+def short_speech(tmp_path_factory) -> Path:
+    data, rate = soundfile.read(str(ROOT / "examples" / "speech.wav"), dtype="float32")
+    path = tmp_path_factory.mktemp("audio") / "hello.wav"
+    soundfile.write(str(path), data[:SPEECH_SAMPLES], rate)
+    return path
+
+
+def test_render_writes_the_video_with_its_audio(models, short_speech, tmp_path, capsys):
+    out = tmp_path / "clip.mp4"
+    code = cli.main(["render", "--models", str(models), "--audio", str(short_speech), "--nfe", "2",
+                     "--batch-size", "8", "--seed", "3", "-o", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    frames = math.ceil(SPEECH_SAMPLES * 25 / 16000)
+    with av.open(str(out)) as c:
+        video, audio = c.streams.video[0], c.streams.audio[0]
+        assert video.average_rate == 25 and (video.codec_context.width, video.codec_context.height) == (64, 64)
+        decoded = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    with av.open(str(out)) as c:
+        samples = sum(f.samples for f in c.decode(audio=0))
+        rate = c.streams.audio[0].codec_context.sample_rate
+    assert len(decoded) == frames
+    assert rate == 16000 and abs(samples - SPEECH_SAMPLES) <= 1024  # as long as the speech, within an AAC frame
+    assert np.stack(decoded).std() > 1  # a picture, not a blank
+    assert f"{frames} frames of 64x64 at 25 fps" in captured.out and str(out) in captured.out
+    assert "total" in captured.out and "sample" in captured.err and "decode" in captured.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+
+
+def test_missing_models_print_the_steps_without_traceback(tmp_path, capsys):
+    code = cli.main(["render", "--models", str(tmp_path / "float"), "-o", str(tmp_path / "x.mp4")])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_MODELS != 0
+    assert "Traceback" not in err and "missing" in err
+    for needed in ("float.pth", "wav2vec2-base-960h/model.safetensors", "yuvraj108c/float",
+                   "pytorch_model.bin", "python -m float_models download"):
+        assert needed in err
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_module_entry_point_reports_missing_models(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COMFYUI_MODELS": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "float_models", "render", "--no-crop"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == cli.EXIT_MODELS
+    assert "Traceback" not in done.stderr and str(tmp_path / "float") in done.stderr  # $COMFYUI_MODELS/float
+
+
+def test_bad_inputs_are_one_line_and_exit_2(models, short_speech, tmp_path, capsys):
+    cases = [["--image", str(tmp_path / "nope.png")],
+             ["--audio", str(short_speech), "--nfe", "1"],
+             ["--audio", str(short_speech), "--device", "cuda"] if not torch.cuda.is_available() else ["--nfe", "0"]]
+    for extra in cases:
+        code = cli.main(["render", "--models", str(models), "-o", str(tmp_path / "x.mp4"), *extra])
+        err = capsys.readouterr().err.strip()
+        assert code == cli.EXIT_INPUT and err.startswith("error: ") and "\n" not in err and "Traceback" not in err
+    (tmp_path / "blank.png").write_bytes((ROOT / "examples" / "portrait.png").read_bytes()[:100])
+    code = cli.main(["render", "--models", str(models), "--image", str(tmp_path / "blank.png"),
+                     "--audio", str(short_speech)])
+    assert code == cli.EXIT_INPUT and "cannot be read as an image" in capsys.readouterr().err
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_locate_models_accepts_the_peer_layouts(tiny_files, tmp_path):
+    # Towers under ComfyUI's models/audio (set-soft's layout), checkpoint converted to safetensors.
+    (tmp_path / "audio").mkdir()
+    (tmp_path / "audio" / "wav2vec2-base-960h").symlink_to(tiny_files.audio_encoder)
+    (tmp_path / "audio" / "wav2vec-english-speech-emotion-recognition").symlink_to(tiny_files.emotion_encoder)
+    (tmp_path / "float").mkdir()
+    (tmp_path / "float" / "float.pth").symlink_to(tiny_files.checkpoint)
+    found = download.locate_models(tmp_path / "float")
+    assert found.checkpoint.name == "float.pth" and found.audio_encoder == tmp_path / "audio" / "wav2vec2-base-960h"
+    # A unified checkpoint with both towers inside needs no folders.
+    from safetensors.torch import save_file
+    tensors, _ = read_tensors(tiny_files.checkpoint)
+    audio, _ = read_tensors(tiny_files.audio_encoder / "model.safetensors")
+    emotion, _ = read_tensors(tiny_files.emotion_encoder / "pytorch_model.bin")
+    tensors.update({f"audio_encoder.wav2vec2.{k}": v for k, v in audio.items()})
+    tensors.update({f"emotion_encoder.wav2vec2_for_emotion.{k}": v for k, v in emotion.items()})
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    save_file(tensors, str(alone / "FLOAT.safetensors"))
+    found = download.locate_models(alone)
+    assert found.embedded == {"audio", "emotion"} and found.audio_encoder is None and found.emotion_encoder is None
+    empty = tmp_path / "other" / "float"  # no models/audio beside it either
+    with pytest.raises(download.ModelsMissing, match="speech-emotion"):
+        download.locate_models(empty, checkpoint=tiny_files.checkpoint, audio_encoder=tiny_files.audio_encoder)
+    assert download.locate_models(empty, checkpoint=tiny_files.checkpoint,
+                                  audio_encoder=tiny_files.audio_encoder, need_emotion=False).emotion_encoder is None
+
+
+def test_convert_round_trip(tiny_files, tmp_path, capsys):
+    target = tmp_path / "converted.safetensors"
+    assert cli.main(["convert", str(tiny_files.checkpoint), "-o", str(target)]) == 0
+    assert str(target) in capsys.readouterr().out
+    before, _ = read_tensors(tiny_files.checkpoint)
+    after, metadata = read_tensors(target)
+    assert before.keys() == after.keys()
+    for key in before:
+        assert torch.equal(before[key], after[key]), key
+    # The config (here the tiny model's, from float_tiny.json) travels inside the file.
+    stored = json.loads(metadata["float_config"])
+    model_from_pth, _ = load_float_model(tiny_files.checkpoint, device="meta")
+    model_from_st, _ = load_float_model(target, device="meta")
+    assert stored["num_heads"] == 4 and model_from_st.config == model_from_pth.config
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["converted.safetensors"]
+    assert cli.main(["convert", str(tmp_path / "missing.pth")]) == cli.EXIT_INPUT
+
+
+def fake_hub(serve: Path | None, calls: list) -> types.ModuleType:
+    """A stand-in for huggingface_hub: serves files from a folder laid out like the HF mirror repo."""
+    hub = types.ModuleType("huggingface_hub")
+
+    def hf_hub_download(repo_id, filename, local_dir, **kwargs):
+        calls.append((repo_id, filename))
+        if serve is None:
+            raise ConnectionError("Failed to resolve 'huggingface.co'")
+        target = Path(local_dir) / filename
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes((serve / filename).read_bytes())
+        return str(target)
+
+    hub.hf_hub_download = hf_hub_download
+    return hub
+
+
+def test_download_without_network_fails_fast_with_the_steps(monkeypatch, tmp_path, capsys):
+    calls = []
+    monkeypatch.setitem(sys.modules, "huggingface_hub", fake_hub(None, calls))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    for var in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+
+    def unreachable(address, timeout=None):
+        assert timeout is not None and timeout <= 10
+        raise OSError(-2, "Name or service not known")
+
+    monkeypatch.setattr(download.socket, "create_connection", unreachable)
+    code = cli.main(["download", "--to", str(tmp_path / "float")])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_DOWNLOAD and calls == []  # gave up before asking the hub
+    assert "cannot reach huggingface.co:443" in err and "hf download yuvraj108c/float float.pth" in err
+    assert "Traceback" not in err and not (tmp_path / "float").exists()
+
+    # Reachable, but the hub call fails (e.g. a firewall): same manual steps, no traceback.
+    monkeypatch.setattr(download.socket, "create_connection", lambda address, timeout=None: open(os.devnull))
+    code = cli.main(["download", "audio", "--to", str(tmp_path / "float")])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_DOWNLOAD and calls == [("yuvraj108c/float", "wav2vec2-base-960h/config.json")]
+    assert "Failed to resolve" in err and "wav2vec2-base-960h/model.safetensors" in err and "float.pth" not in err
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert cli.main(["download", "--to", str(tmp_path / "float")]) == cli.EXIT_DOWNLOAD
+    assert "HF_HUB_OFFLINE" in capsys.readouterr().err
+
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # not installed
+    assert cli.main(["download", "--to", str(tmp_path / "float")]) == cli.EXIT_DOWNLOAD
+    assert "pip install huggingface_hub" in capsys.readouterr().err
+
+
+def test_download_fetches_only_the_needed_files_then_verifies_and_converts(tiny_files, monkeypatch, tmp_path):
+    mirror = tmp_path / "mirror"  # what the HF repo would serve, in its layout
+    mirror.mkdir()
+    (mirror / "float.pth").symlink_to(tiny_files.checkpoint)
+    (mirror / "wav2vec2-base-960h").symlink_to(tiny_files.audio_encoder)
+    (mirror / "wav2vec-english-speech-emotion-recognition").symlink_to(tiny_files.emotion_encoder)
+    calls, dest = [], tmp_path / "models" / "float"
+    monkeypatch.setitem(sys.modules, "huggingface_hub", fake_hub(mirror, calls))
+    monkeypatch.setattr(download, "check_connection", lambda timeout=None: None)
+    # The tiny files are smaller than the real ones the size check expects.
+    monkeypatch.setattr(download, "MODEL_FILES", tuple(dataclasses.replace(f, min_bytes=10)
+                                                       for f in download.MODEL_FILES))
+    reports = []
+    fetched = download.download_models(dest, progress=lambda d, t, what: reports.append((d, t, what)), convert=True)
+    assert sorted(name for _, name in calls) == sorted(f.mirror_file for f in download.MODEL_FILES)
+    assert len(fetched) == 7 and reports[0][:2] == (0, 7) and (dest / "float.safetensors").is_file()
+    assert download.locate_models(dest).checkpoint.name == "float.safetensors"
+    # A second run finds everything in place and asks the hub nothing.
+    calls.clear()
+    assert download.download_models(dest, verify=False) == [] and calls == []
+    # A file that does not load is reported.
+    (dest / "wav2vec2-base-960h" / "model.safetensors").write_bytes(b"x" * 100)
+    with pytest.raises(download.DownloadError, match="do not load"):
+        download.download_models(dest, ["audio"])
+
+
+def test_plain_progress_bar_without_tqdm(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    bar = cli.Progress("decode", "frames")
+    for done in range(0, 101, 5):
+        bar(done, 100)
+    bar.close()
+    lines = capsys.readouterr().err.strip().splitlines()  # not a terminal: about one line per tenth
+    assert 5 <= len(lines) <= 12 and lines[-1].startswith("decode") and "100/100 frames" in lines[-1]
