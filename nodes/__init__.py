@@ -4,6 +4,7 @@ NODE_CLASS_MAPPINGS is a literal dict (keys == each node's node_id) because Comf
 scanner and comfy-org/node-diff read it from the source. Every node module defines `NODES`.
 """
 
+from . import _errors
 from .animate import Animate
 from .crop import CropPortrait
 from .decode import Decode
@@ -73,5 +74,9 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "FloatKitPasteBack": "FLOAT Paste Back",
     "FloatKitMotionInfo": "FLOAT Motion Info",
 }
+
+# Every node's errors start with its display name (see _errors.name_errors).
+for _id, _node in NODE_CLASS_MAPPINGS.items():
+    _errors.name_errors(_node, NODE_DISPLAY_NAME_MAPPINGS[_id])
 
 __all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS"]

@@ -107,6 +107,12 @@ def model_folder_path(name: str, what: str) -> str:
         path = os.path.join(root, name)
         if _is_model_folder(path):
             return path
+    for root in float_dirs() + audio_dirs():
+        path = os.path.join(root, name)
+        if os.path.isdir(path):  # there, but incomplete: say what is missing rather than "not found"
+            raise MissingModelError(f"{what} {path} has no config.json: a HuggingFace model folder needs its "
+                                    f"config.json beside the weights; download the whole folder. Downloads: "
+                                    f"{DOWNLOADS}.")
     dirs = float_dirs()
     put_in = os.path.join(dirs[-1] if dirs else "ComfyUI/models/float", name) + " (the whole HuggingFace folder)"
     raise _missing(what, name, dirs + audio_dirs(), put_in)

@@ -3,15 +3,18 @@ separate nodes (crop, encode portrait, encode speech, emotion, sample motion, de
 
 from __future__ import annotations
 
+import math
+
 from comfy_api.latest import io
 
-from . import convert, crop, decode, encode, sample, sockets
+from . import _errors, convert, crop, decode, encode, sample, sockets
 
 
 def animate(pipe, image, audio, emotion: str = encode.FROM_SPEECH, face_crop: bool = True,
             a_cfg_scale: float = 2.0, e_cfg_scale: float = 1.0, r_cfg_scale: float = 1.0, nfe: int = 10,
             solver: str = "euler", seed: int = 15, emotion_override=None):
     """-> (IMAGE frames, AUDIO cut to the frames, fps)."""
+    check_output_fits(pipe, audio)
     portraits, _ = crop.crop_of(image, crop.FACE if face_crop else crop.NO_CROP)
     identity = encode.identity_of(pipe, portraits)
     features = encode.audio_features_of(pipe, audio)
@@ -22,6 +25,14 @@ def animate(pipe, image, audio, emotion: str = encode.FROM_SPEECH, face_crop: bo
     frames = decode.frames_of(pipe, identity, motion)
     clips = motion.latents.shape[0]
     return frames, convert.audio_for_frames(audio, motion.num_frames, motion.fps, clips), float(motion.fps)
+
+
+def check_output_fits(pipe, audio) -> None:
+    """Refuse speech whose frames cannot be held in memory before spending any time on it."""
+    waveform, rate = convert.audio_parts(audio)
+    config = pipe.pipeline.config
+    frames = math.ceil(waveform.shape[-1] * config.fps / rate) * waveform.shape[0]
+    _errors.check_frames_fit(frames, config.input_size)
 
 
 class Animate(io.ComfyNode):

@@ -26,7 +26,10 @@ def audio_parts(audio: Mapping) -> tuple[torch.Tensor, int]:
         waveform, rate = audio["waveform"], audio["sample_rate"]
     except KeyError as err:
         raise ValueError(f"this AUDIO has no {err.args[0]!r}: connect the output of a Load Audio node") from None
-    waveform = torch.as_tensor(waveform).detach().to("cpu", torch.float32)
+    waveform = torch.as_tensor(waveform).detach()
+    if not waveform.is_floating_point():  # integer PCM (e.g. int16 from a raw reader): scale to [-1, 1]
+        waveform = waveform.float() / float(max(abs(torch.iinfo(waveform.dtype).min), torch.iinfo(waveform.dtype).max))
+    waveform = waveform.to("cpu", torch.float32)
     while waveform.dim() < 3:  # [N] or [C, N] from lenient producers
         waveform = waveform.unsqueeze(0)
     if waveform.dim() != 3 or waveform.shape[-1] == 0:

@@ -3,12 +3,15 @@ as the official preprocessing does (face box, enlarged by the margin, padded wit
 
 from __future__ import annotations
 
+import logging
+
 from comfy_api.latest import io
 
 from . import convert, sockets
 
 FACE = "face crop"
 NO_CROP = "no crop"
+log = logging.getLogger(__name__)
 
 
 def crop_of(image, mode: str = FACE, margin: float = 1.6, size: int = 512):
@@ -20,10 +23,12 @@ def crop_of(image, mode: str = FACE, margin: float = 1.6, size: int = 512):
     crops, boxes = [], []
     for index, picture in enumerate(convert.image_to_uint8(image)):
         try:
-            crop, box, _ = crop_portrait(picture, margin=margin, size=size)
+            crop, box, info = crop_portrait(picture, margin=margin, size=size)
         except NoFaceError as err:
             raise NoFaceError(f"picture {index} of the batch: {err}. If the picture is already a portrait "
                               f"(the face centred and filling the square), choose '{NO_CROP}'.") from None
+        if len(info.faces) > 1:  # said, not silent: the user may have meant another face
+            log.warning("FLOAT Crop Portrait: picture %d of the batch: %s", index, info.message.split(" Set face_index")[0])
         crops.append(crop)
         boxes.append(box)
     return convert.pictures_to_image(crops), tuple(boxes)
