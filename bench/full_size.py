@@ -30,14 +30,32 @@ from tiny_weights import MANIFEST, rule_state_dict  # noqa: E402
 
 
 def float_model(config: FloatConfig | None = None) -> FloatModel:
-    """FLOAT's own networks at full size (206.7M parameters) with rule-made weights."""
+    """FLOAT's own networks (full size: 206.7M parameters) with rule-made weights.
+
+    The default config must give exactly the official checkpoint's names and shapes (the
+    manifest); a smaller config (for smoke runs) takes its shapes from the model itself.
+    """
     config = config or FloatConfig()
-    shapes = json.loads(MANIFEST.read_text())["parameters"]
-    table = sinusoid_table(config.num_frames + config.num_prev_frames, config.dim_h)[None]
-    tensors = rule_state_dict(shapes, {"fmt.pos_embed": table})
     with torch.device("meta"):
         model = FloatModel(config)
-    return assign_weights(model, tensors, "rule-made full-size FLOAT", torch.device("cpu"), torch.float32)
+    shapes = {k: list(v.shape) for k, v in model.state_dict().items()}
+    if config == FloatConfig() and shapes != json.loads(MANIFEST.read_text())["parameters"]:
+        raise RuntimeError("the full-size model no longer matches tests/fixtures/float-full-manifest.json")
+    table = sinusoid_table(config.num_frames + config.num_prev_frames, config.dim_h)[None]
+    tensors = rule_state_dict(shapes, {"fmt.pos_embed": table})
+    return assign_weights(model, tensors, "rule-made FLOAT", torch.device("cpu"), torch.float32)
+
+
+# For --quick smoke runs: a 64 px model and a 2-layer, 32-wide wav2vec2 (the fixture's small tower).
+SMALL = FloatConfig(input_size=64, dim_h=64, fmt_depth=2, num_heads=4, audio_layers=2, audio_hidden=32)
+
+
+def small_tower() -> torch.nn.Module:
+    from tiny_weights import fixture
+
+    config = fixture()["ser_hf_config"]
+    return build_wav2vec2(config, {k[len("wav2vec2."):]: v for k, v in rule_state_dict(_tower_shapes(config)).items()},
+                          "rule-made small wav2vec2")
 
 
 def _tower_shapes(config: dict) -> dict[str, list[int]]:

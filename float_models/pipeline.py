@@ -13,6 +13,7 @@ encoders and the sampler stay on that device, decoded frames go to `output_devic
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -141,7 +142,10 @@ class FloatPipeline:
             raise ValueError(f"expected motion as (batch, frames, {self.config.dim_w}), got {tuple(motion.shape)}")
         latents, _ = _match_batches(identity.latent, motion[:, 0], "identity", "motion")
         clips, frames = latents.shape[0], motion.shape[1]
-        size = batch_size or auto_decode_batch_size(param.device, self.config.input_size)
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"batch_size={batch_size}: give a positive number of frames, or None to choose "
+                             "it from free memory")
+        size = batch_size or auto_decode_batch_size(param.device, self.config.input_size, param.dtype)
         for b in range(clips):
             one = identity.select(min(b, identity.batch_size - 1))
             one = Identity(one.latent.to(param.device, param.dtype),
@@ -178,13 +182,41 @@ class FloatPipeline:
         return {name: net for name, net in found.items() if net is not None}
 
 
-def auto_decode_batch_size(device: torch.device, input_size: int) -> int:
-    """Frames decoded at once: enough to fill the device, bounded by free memory on GPUs."""
-    if device.type != "cuda":
+# Decode batch size rule (README, "Speed and memory"). Activation memory of one 512 px frame
+# on the fast path, measured with bench/memory.py (peak of a batch / its frames), rounded up.
+DECODE_BYTES_PER_FRAME_512 = 400 * 2 ** 20
+DECODE_MEMORY_SHARE = {"cuda": 0.5, "cpu": 0.25}  # of the free memory, the rest is left to others
+DECODE_MAX_BATCH = {"cuda": 32, "cpu": 4}  # beyond these, batching gave no more speed
+
+
+def auto_decode_batch_size(device: torch.device | str, input_size: int, dtype: torch.dtype = torch.float32) -> int:
+    """Frames decoded at once: as many as fit a share of the free memory, within a cap.
+
+    GPU: free memory from torch.cuda.mem_get_info; CPU: MemAvailable from /proc/meminfo
+    (os.sysconf elsewhere). Other devices (MPS, ...) get 4. Give `batch_size` to override.
+    """
+    device = torch.device(device)
+    if device.type not in DECODE_MAX_BATCH:
         return 4
-    free, _ = torch.cuda.mem_get_info(device)
-    per_frame = 400 * 2 ** 20 * (input_size / 512) ** 2  # measured activation peak, with margin
-    return int(max(1, min(32, free * 0.5 // per_frame)))
+    per_frame = DECODE_BYTES_PER_FRAME_512 * (input_size / 512) ** 2 * torch.finfo(dtype).bits / 32
+    free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else available_host_memory()
+    fitting = int(free * DECODE_MEMORY_SHARE[device.type] // per_frame)
+    return max(1, min(DECODE_MAX_BATCH[device.type], fitting))
+
+
+def available_host_memory() -> int:
+    """Bytes of RAM available to new allocations (Linux MemAvailable; else free pages)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 2 * 2 ** 30  # unknown: assume a modest 2 GiB
 
 
 def _window_frames(window_seconds: float | None, rate: float) -> int | None:
