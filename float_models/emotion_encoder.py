@@ -8,9 +8,19 @@ a tanh classification head) or a one-hot label chosen by the user.
 The classifier sees the whole normalised 16 kHz waveform, unpadded, and gives one emotion
 for the clip. Its weights come from its own HuggingFace folder, in the layout
 `wav2vec2.*` + `classifier.dense` / `classifier.out_proj`, which this module mirrors.
+
+Long speech (windowing): wav2vec2-large attends over the whole clip (24 layers, 16 heads,
+50 tokens per second), so memory grows with the square of its length. Beyond a window the
+clip is split into near-equal, non-overlapping windows and the per-window mean hidden states
+are averaged, weighted by their number of frames, before the classifier. With the whole
+clip's hidden states this weighted mean *is* the official mean pooling, so it is the
+closest stand-in; averaging logits or probabilities instead would average a non-linear
+function of the windows and drift from the official prediction even with perfect states.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -46,7 +56,23 @@ class EmotionEncoder(nn.Module):
         self.wav2vec2 = wav2vec2
         self.classifier = ClassificationHead(hidden, labels)
 
-    def forward(self, speech: torch.Tensor) -> torch.Tensor:
-        """Normalised 16 kHz speech (B, N) -> emotion probabilities (B, 7)."""
-        states = self.wav2vec2(speech, return_dict=True).last_hidden_state
-        return torch.softmax(self.classifier(states.mean(dim=1)), dim=-1)
+    def forward(self, speech: torch.Tensor, window: int | None = None) -> torch.Tensor:
+        """Normalised 16 kHz speech (B, N) -> emotion probabilities (B, 7).
+
+        window: at most this many samples per wav2vec2 pass (None: the whole clip, official).
+        """
+        return torch.softmax(self.classifier(self.pooled(speech, window)), dim=-1)
+
+    def pooled(self, speech: torch.Tensor, window: int | None = None) -> torch.Tensor:
+        """Mean of the last hidden states over time (B, hidden), window by window if needed."""
+        if window is None or speech.shape[-1] <= window:
+            return self.wav2vec2(speech, return_dict=True).last_hidden_state.mean(dim=1)
+        count = math.ceil(speech.shape[-1] / window)
+        bounds = [round(k * speech.shape[-1] / count) for k in range(count + 1)]
+        total, frames = None, 0
+        for a, b in zip(bounds, bounds[1:]):
+            states = self.wav2vec2(speech[:, a:b], return_dict=True).last_hidden_state
+            part = states.float().sum(dim=1)
+            total = part if total is None else total + part
+            frames += states.shape[1]
+        return (total / frames).to(speech.dtype)

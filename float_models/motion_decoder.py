@@ -112,14 +112,32 @@ class ToFlow(nn.Module):
             out = out + self.upsample(skip)
         grid = torch.tanh(out[:, 0:2]).permute(0, 2, 3, 1) + _identity_grid(x.shape[2], x.device, x.dtype)
         mask = torch.sigmoid(out[:, 2:3])
-        if feature.shape[0] != grid.shape[0]:
-            feature = feature.expand(grid.shape[0], -1, -1, -1)
-        warped = F.grid_sample(feature, grid, align_corners=False) * mask
-        return warped, warped + x * (1.0 - mask), out
+        sampled = warp(feature, grid)
+        # mask * sampled + (1 - mask) * x in one pass (the official form needs three).
+        return sampled * mask, torch.lerp(x, sampled, mask), out
+
+
+def warp(feature: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """Bilinear warp of the source features (batch 1 or B) by B sampling grids (B, S, S, 2).
+
+    A single source image is not expanded to B copies: its B grids are stacked along the
+    height into one (1, B*S, S, 2) grid, which samples every frame in one call. Each output
+    pixel reads only its own grid point, so the result is the same as per-frame sampling.
+    """
+    frames, height, width, _ = grid.shape
+    if feature.shape[0] == frames:
+        return F.grid_sample(feature, grid, align_corners=False)
+    if feature.shape[0] != 1:
+        raise ValueError(f"{feature.shape[0]} source feature maps for {frames} frames; give 1 or {frames}")
+    out = F.grid_sample(feature, grid.reshape(1, frames * height, width, 2), align_corners=False)
+    # (1, C, B*S, S) -> (B, C, S, S): a view, channels-last when the source is channels-last.
+    return out.view(out.shape[1], frames, height, width).transpose(0, 1)
 
 
 class MotionDecoder(nn.Module):
     """The official `Synthesis` (attribute names fixed by float.pth)."""
+
+    channels_last = True
 
     def __init__(self, size: int = 512, style_dim: int = 512, dim_motion: int = 20):
         super().__init__()
@@ -141,7 +159,12 @@ class MotionDecoder(nn.Module):
 
     def forward(self, latent: torch.Tensor, features: list[torch.Tensor] | tuple[torch.Tensor, ...]) -> torch.Tensor:
         """latent (B, D) = s_r + r, features: the encoder pyramid (batch 1 or B) -> image (B, 3, S, S)."""
-        x = self.conv1(self.input(latent.shape[0]), latent)
+        # Channels-last memory: the convolution kernels of CPUs (oneDNN) and GPUs (cuDNN) are
+        # fastest on it; the reference path (weight modulation) keeps the official layout.
+        fast = not self.conv1.conv.reference
+        layout = torch.channels_last if fast and self.channels_last else torch.contiguous_format
+        features = [f.contiguous(memory_format=layout) for f in features]
+        x = self.conv1(self.input(latent.shape[0]).contiguous(memory_format=layout), latent)
         image = flow = None
         for k, feature in enumerate(features):
             x = self.convs[2 * k](x, latent)

@@ -13,13 +13,14 @@ encoders and the sampler stay on that device, decoded frames go to `output_devic
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable, Iterator
 
 import torch
 from torch import nn
 
-from .audio_encoder import frame_hidden_states
+from .audio_encoder import frame_hidden_states, windowed_audio_features
 from .checkpoint import (AUDIO_TOWER_NAME, EMOTION_TOWER_NAME, CheckpointError, build_emotion_encoder,
                          build_wav2vec2, load_float_model, tower_sources, tower_state)
 from .config import FloatConfig
@@ -30,6 +31,13 @@ from .sampling import Guidance, sample_motion
 from .types import AudioFeatures, Identity
 
 Callback = Callable[[int, int], None]
+
+# Long speech: clips longer than WINDOW_SECONDS are encoded window by window (see README,
+# "Speed and memory"). 30 s keeps both encoders' peak memory near 1 GB on the CPU (measured
+# with bench/memory.py) while nearly every talking-head clip stays on the exact official path.
+WINDOW_SECONDS = 30.0
+WINDOW_CONTEXT_SECONDS = 2.0  # audio on each side of a window's own frames
+WINDOW_FADE_SECONDS = 1.0  # linear crossfade across each seam (needs <= 2 x the context)
 
 
 def default_device() -> torch.device:
@@ -61,29 +69,50 @@ class FloatPipeline:
         return mae.encode(image.to(param.dtype))
 
     @torch.inference_mode()
-    def encode_audio(self, waveform: torch.Tensor, sample_rate: int) -> AudioFeatures:
-        """Raw mono speech (B, N) or (N,) at any rate -> wa (B, T, dim_a), T = ceil(N16k * fps / 16000)."""
+    def encode_audio(self, waveform: torch.Tensor, sample_rate: int,
+                     window_seconds: float | None = WINDOW_SECONDS) -> AudioFeatures:
+        """Raw mono speech (B, N) or (N,) at any rate -> wa (B, T, dim_a), T = ceil(N16k * fps / 16000).
+
+        window_seconds: clips up to this long are encoded whole (the official computation);
+        longer ones in overlapping windows of this length (see `audio_encoder`), so memory
+        stays bounded. None always encodes the whole clip.
+        """
         if self.wav2vec2 is None:
             raise RuntimeError("this pipeline has no audio encoder (wav2vec2-base-960h); load one")
         speech = prepare_speech(waveform, sample_rate, self.config.sampling_rate)
         frames = self.config.frames_for_samples(speech.shape[-1])
         param = next(self.wav2vec2.parameters())
-        states = frame_hidden_states(self.wav2vec2, speech.to(param.device, param.dtype), frames,
-                                     self.config.samples_per_frame)
         projection = self.model.audio_encoder
+        speech = speech.to(param.device, param.dtype)
+        window = _window_frames(window_seconds, self.config.fps)
+        if window is not None and frames > window:
+            fps = self.config.fps
+            features = windowed_audio_features(self.wav2vec2, projection, speech, frames,
+                                               self.config.samples_per_frame, window,
+                                               context=round(WINDOW_CONTEXT_SECONDS * fps),
+                                               fade=round(WINDOW_FADE_SECONDS * fps))
+            return AudioFeatures(features.float(), self.config.fps)
+        states = frame_hidden_states(self.wav2vec2, speech, frames, self.config.samples_per_frame)
         features = projection(states.to(next(projection.parameters()).device, next(projection.parameters()).dtype))
         return AudioFeatures(features.float(), self.config.fps)
 
     @torch.inference_mode()
-    def encode_emotion(self, waveform: torch.Tensor, sample_rate: int) -> torch.Tensor:
-        """Raw mono speech -> emotion probabilities (B, 7) from the speech-emotion classifier."""
+    def encode_emotion(self, waveform: torch.Tensor, sample_rate: int,
+                       window_seconds: float | None = WINDOW_SECONDS) -> torch.Tensor:
+        """Raw mono speech -> emotion probabilities (B, 7) from the speech-emotion classifier.
+
+        window_seconds: clips up to this long are classified whole (official); longer ones by
+        averaging the mean hidden states of near-equal windows (see `emotion_encoder`).
+        None always uses the whole clip.
+        """
         if self.emotion_encoder is None:
             raise RuntimeError("this pipeline has no emotion encoder (speech-emotion classifier); load one, "
                                "or choose an emotion label instead")
         # Clips under 25 ms are too short for wav2vec2's first frame: extend them (the official code fails).
         speech = pad_to_min_length(prepare_speech(waveform, sample_rate, self.config.sampling_rate))
         param = next(self.emotion_encoder.parameters())
-        return self.emotion_encoder(speech.to(param.device, param.dtype)).float()
+        window = None if window_seconds is None else _window_frames(window_seconds, self.config.sampling_rate)
+        return self.emotion_encoder(speech.to(param.device, param.dtype), window).float()
 
     # -------------------------------------------------------------------- sampling
     @torch.inference_mode()
@@ -112,7 +141,10 @@ class FloatPipeline:
             raise ValueError(f"expected motion as (batch, frames, {self.config.dim_w}), got {tuple(motion.shape)}")
         latents, _ = _match_batches(identity.latent, motion[:, 0], "identity", "motion")
         clips, frames = latents.shape[0], motion.shape[1]
-        size = batch_size or auto_decode_batch_size(param.device, self.config.input_size)
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"batch_size={batch_size}: give a positive number of frames, or None to choose "
+                             "it from free memory")
+        size = batch_size or auto_decode_batch_size(param.device, self.config.input_size, param.dtype)
         for b in range(clips):
             one = identity.select(min(b, identity.batch_size - 1))
             one = Identity(one.latent.to(param.device, param.dtype),
@@ -149,13 +181,50 @@ class FloatPipeline:
         return {name: net for name, net in found.items() if net is not None}
 
 
-def auto_decode_batch_size(device: torch.device, input_size: int) -> int:
-    """Frames decoded at once: enough to fill the device, bounded by free memory on GPUs."""
-    if device.type != "cuda":
+# Decode batch size rule (README, "Speed and memory"). Activation memory of one 512 px frame
+# on the fast path, measured with bench/memory.py (peak of a batch / its frames), rounded up.
+DECODE_BYTES_PER_FRAME_512 = 400 * 2 ** 20
+DECODE_MEMORY_SHARE = {"cuda": 0.5, "cpu": 0.25}  # of the free memory, the rest is left to others
+DECODE_MAX_BATCH = {"cuda": 32, "cpu": 4}  # beyond these, batching gave no more speed
+
+
+def auto_decode_batch_size(device: torch.device | str, input_size: int, dtype: torch.dtype = torch.float32) -> int:
+    """Frames decoded at once: as many as fit a share of the free memory, within a cap.
+
+    GPU: free memory from torch.cuda.mem_get_info; CPU: MemAvailable from /proc/meminfo
+    (os.sysconf elsewhere). Other devices (MPS, ...) get 4. Give `batch_size` to override.
+    """
+    device = torch.device(device)
+    if device.type not in DECODE_MAX_BATCH:
         return 4
-    free, _ = torch.cuda.mem_get_info(device)
-    per_frame = 400 * 2 ** 20 * (input_size / 512) ** 2  # measured activation peak, with margin
-    return int(max(1, min(32, free * 0.5 // per_frame)))
+    per_frame = DECODE_BYTES_PER_FRAME_512 * (input_size / 512) ** 2 * torch.finfo(dtype).bits / 32
+    free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else available_host_memory()
+    fitting = int(free * DECODE_MEMORY_SHARE[device.type] // per_frame)
+    return max(1, min(DECODE_MAX_BATCH[device.type], fitting))
+
+
+def available_host_memory() -> int:
+    """Bytes of RAM available to new allocations (Linux MemAvailable; else free pages)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 2 * 2 ** 30  # unknown: assume a modest 2 GiB
+
+
+def _window_frames(window_seconds: float | None, rate: float) -> int | None:
+    if window_seconds is None:
+        return None
+    if not window_seconds > 0:
+        raise ValueError(f"window_seconds={window_seconds}: give a positive length in seconds, or None to "
+                         "encode the whole clip at once")
+    return max(1, round(window_seconds * rate))
 
 
 def _match_batches(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> tuple[torch.Tensor, torch.Tensor]:

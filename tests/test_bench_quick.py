@@ -1,0 +1,29 @@
+"""The benchmarks' --quick code paths run (smoke test: no timing is asserted)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+
+def test_speed_quick_runs_both_paths(capsys):
+    import speed
+
+    result = speed.main(["--quick", "--seconds", "0.5", "--decode-frames", "1", "--threads", "1"])
+    assert result["flops_per_frame"] > 0
+    assert result["reference"]["frames"].shape == result["default"]["frames"].shape
+    assert result["frame_max_diff"] <= 5e-2 and result["frame_mean_diff"] <= 5e-3
+    assert "decode frames/s" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="peak-RSS reset needs Linux /proc")
+def test_memory_quick_decode_rows():
+    import memory
+
+    rows = memory.main(["--quick", "--kinds", "decode"])
+    assert [r["batch"] for r in rows] == [1, 2] and all(r["batch_peak"] > 0 for r in rows)
+    assert memory.attention_bytes("emotion", 600) == 16 * 30000 ** 2 * 4
