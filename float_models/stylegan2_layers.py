@@ -205,7 +205,10 @@ class ModulatedConv2d(nn.Module):
         Derived from the parameter once and kept until the parameter changes (new storage,
         an in-place update, a move to another device or dtype).
         """
-        key = (self.weight.data_ptr(), self.weight._version, self.weight.device, self.weight.dtype)
+        # Inference tensors (weights loaded under torch.inference_mode, as ComfyUI does) carry no
+        # version counter; their storage pointer alone identifies them.
+        version = 0 if self.weight.is_inference() else self.weight._version
+        key = (self.weight.data_ptr(), version, self.weight.device, self.weight.dtype)
         cached = self.__dict__.get("_prepared_cache")
         if cached is not None and cached[0] == key:
             return cached[1]

@@ -149,3 +149,14 @@ def test_decode_batches_rejects_bad_batch_size(tiny_pipe, golden):
     identity = tiny_pipe.encode_image(golden["in.image"])
     with pytest.raises(ValueError, match="batch_size"):
         next(tiny_pipe.decode_batches(identity, identity.motion[:, None], 0))
+
+
+def test_decoder_runs_with_weights_loaded_in_inference_mode(tiny_files, golden):
+    """ComfyUI loads models under torch.inference_mode: such weights have no version counter."""
+    from float_models import load_pipeline
+
+    with torch.inference_mode():
+        pipe = load_pipeline(tiny_files.checkpoint, tiny_files.audio_encoder, None, device="cpu")
+    identity = pipe.encode_image(golden["in.image"])
+    frames = pipe.decode(identity, golden["default.motion"][:, :2])
+    assert frames.shape == (1, 2, 3, 64, 64) and torch.isfinite(frames).all()
