@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
+import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+BENCH = str(Path(__file__).resolve().parents[1] / "bench")
+
+
+@pytest.fixture(autouse=True)
+def bench_on_path_and_threads_restored(monkeypatch):
+    """The benchmarks set the thread count; give the rest of the suite back its own."""
+    monkeypatch.syspath_prepend(BENCH)
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
 
 
 def test_speed_quick_runs_both_paths(capsys):
