@@ -99,15 +99,15 @@ def test_decode_refuses_a_motion_too_long_for_memory(pack, inputs, monkeypatch):
         pack.NODE_CLASS_MAPPINGS["FloatKitDecode"].execute(pipe(), identity, motion, 0)
 
 
-def test_memory_estimate_is_3_mib_per_512_frame_and_allows_half_the_free_memory():
+def test_memory_estimate_is_3_mib_per_512_frame_and_refuses_only_what_exceeds_the_free_memory():
     import_pack()
     from comfyui_floatkit.nodes import _errors
 
     assert _errors.frames_bytes(1, 512) == 3 * 2 ** 20
     assert _errors.frames_bytes(90000, 512) == 90000 * 3 * 2 ** 20  # an hour at 25 fps: ~283 GB
-    _errors.check_frames_fit(1000, 512, available=2 * _errors.frames_bytes(1000, 512))
+    _errors.check_frames_fit(1000, 512, available=_errors.frames_bytes(1000, 512))
     with pytest.raises(MemoryError):
-        _errors.check_frames_fit(1001, 512, available=2 * _errors.frames_bytes(1000, 512))
+        _errors.check_frames_fit(1001, 512, available=_errors.frames_bytes(1000, 512))
     assert _errors.available_memory() is None or _errors.available_memory() > 0
 
 
