@@ -14,7 +14,7 @@ def animate(pipe, image, audio, emotion: str = encode.FROM_SPEECH, face_crop: bo
             a_cfg_scale: float = 2.0, e_cfg_scale: float = 1.0, r_cfg_scale: float = 1.0, nfe: int = 10,
             solver: str = "euler", seed: int = 15, emotion_override=None):
     """-> (IMAGE frames, AUDIO cut to the frames, fps)."""
-    check_output_fits(pipe, audio)
+    check_output_fits(pipe, audio, clips=len(image))
     portraits, _ = crop.crop_of(image, crop.FACE if face_crop else crop.NO_CROP)
     identity = encode.identity_of(pipe, portraits)
     features = encode.audio_features_of(pipe, audio)
@@ -27,11 +27,12 @@ def animate(pipe, image, audio, emotion: str = encode.FROM_SPEECH, face_crop: bo
     return frames, convert.audio_for_frames(audio, motion.num_frames, motion.fps, clips), float(motion.fps)
 
 
-def check_output_fits(pipe, audio) -> None:
-    """Refuse speech whose frames cannot be held in memory before spending any time on it."""
+def check_output_fits(pipe, audio, clips: int = 1) -> None:
+    """Refuse speech whose frames cannot be held in memory before spending any time on it.
+    One clip per portrait or per speech item, whichever batch is larger."""
     waveform, rate = convert.audio_parts(audio)
     config = pipe.pipeline.config
-    frames = math.ceil(waveform.shape[-1] * config.fps / rate) * waveform.shape[0]
+    frames = math.ceil(waveform.shape[-1] * config.fps / rate) * max(waveform.shape[0], clips)
     _errors.check_frames_fit(frames, config.input_size)
 
 
