@@ -149,3 +149,12 @@ def test_decode_batches_rejects_bad_batch_size(tiny_pipe, golden):
     identity = tiny_pipe.encode_image(golden["in.image"])
     with pytest.raises(ValueError, match="batch_size"):
         next(tiny_pipe.decode_batches(identity, identity.motion[:, None], 0))
+
+
+def test_modulation_works_on_models_built_in_inference_mode():
+    with torch.inference_mode():
+        layer = ModulatedConv2d(4, 32, 3, style_dim=6, upsample=True)
+        x, style = torch.randn(2, 4, 5, 5), torch.randn(2, 6)
+        wanted = use_weight_modulation(layer, True)(x, style)
+        got = use_weight_modulation(layer, False)(x, style)
+    assert torch.allclose(got, wanted, atol=1e-5)
