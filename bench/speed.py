@@ -82,7 +82,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--label-emotion", action="store_true", help="use an emotion label, skip the classifier")
     args = parser.parse_args(argv)
+    threads = torch.get_num_threads()
     torch.set_num_threads(args.threads)
+    try:
+        return _run(args)
+    finally:
+        torch.set_num_threads(threads)  # when called in-process (tests), leave the caller's setting
+
+
+def _run(args: argparse.Namespace) -> dict:
     seconds = args.seconds or (1.0 if args.quick else 10.0)
     decode_frames = args.decode_frames or (2 if args.quick else 12)
     if args.quick:

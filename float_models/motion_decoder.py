@@ -67,7 +67,9 @@ class StyledConv(nn.Module):
         self.activate = FusedLeakyReLU(out_channel)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        return self.activate(self.conv(x, style))
+        if self.conv.reference:
+            return self.activate(self.conv(x, style))
+        return self.activate.forward_(self.conv(x, style))  # the conv output is fresh: in place
 
 
 class ToRGB(nn.Module):

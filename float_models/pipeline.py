@@ -182,7 +182,8 @@ class FloatPipeline:
 
 
 # Decode batch size rule (README, "Speed and memory"). Activation memory of one 512 px frame
-# on the fast path, measured with bench/memory.py (peak of a batch / its frames), rounded up.
+# on the fast path: bench/memory.py measured 304, 262, 201 MiB per frame at batches 1, 2, 4
+# (peak of the batch / its frames, CPU fp32); 400 MiB leaves a margin.
 DECODE_BYTES_PER_FRAME_512 = 400 * 2 ** 20
 DECODE_MEMORY_SHARE = {"cuda": 0.5, "cpu": 0.25}  # of the free memory, the rest is left to others
 DECODE_MAX_BATCH = {"cuda": 32, "cpu": 4}  # beyond these, batching gave no more speed

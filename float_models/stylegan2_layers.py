@@ -125,6 +125,10 @@ class FusedLeakyReLU(nn.Module):
         # In place on the fresh sum: same numbers, two fewer full-size allocations.
         return F.leaky_relu_(x + self.bias, 0.2).mul_(SQRT2)
 
+    def forward_(self, x: torch.Tensor) -> torch.Tensor:
+        """The same, in place on `x` (for a fresh tensor nobody else holds, e.g. a conv output)."""
+        return F.leaky_relu_(x.add_(self.bias), 0.2).mul_(SQRT2)
+
 
 class ConvLayer(nn.Sequential):
     """[Blur] + EqualConv2d + [FusedLeakyReLU]: the Sequential indices appear in float.pth keys."""
@@ -205,9 +209,9 @@ class ModulatedConv2d(nn.Module):
         Derived from the parameter once and kept until the parameter changes (new storage,
         an in-place update, a move to another device or dtype).
         """
-        # Inference tensors (weights loaded under torch.inference_mode, as ComfyUI does) carry no
-        # version counter; their storage pointer alone identifies them.
-        version = 0 if self.weight.is_inference() else self.weight._version
+        # Inference tensors (a model built under torch.inference_mode, as in ComfyUI) keep no
+        # version counter; for them a new storage, device or dtype still refreshes the cache.
+        version = -1 if self.weight.is_inference() else self.weight._version
         key = (self.weight.data_ptr(), version, self.weight.device, self.weight.dtype)
         cached = self.__dict__.get("_prepared_cache")
         if cached is not None and cached[0] == key:

@@ -160,3 +160,12 @@ def test_decoder_runs_with_weights_loaded_in_inference_mode(tiny_files, golden):
     identity = pipe.encode_image(golden["in.image"])
     frames = pipe.decode(identity, golden["default.motion"][:, :2])
     assert frames.shape == (1, 2, 3, 64, 64) and torch.isfinite(frames).all()
+
+
+def test_modulation_works_on_models_built_in_inference_mode():
+    with torch.inference_mode():
+        layer = ModulatedConv2d(4, 32, 3, style_dim=6, upsample=True)
+        x, style = torch.randn(2, 4, 5, 5), torch.randn(2, 6)
+        wanted = use_weight_modulation(layer, True)(x, style)
+        got = use_weight_modulation(layer, False)(x, style)
+    assert torch.allclose(got, wanted, atol=1e-5)
