@@ -130,11 +130,16 @@ def test_short_clips_keep_the_official_path(tiny_pipe, golden):
 def test_auto_decode_batch_size_follows_free_memory(monkeypatch):
     from float_models import pipeline
 
+    per_frame = pipeline.DECODE_BYTES_PER_FRAME_512
+    share = pipeline.DECODE_MEMORY_SHARE["cuda"]
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (int(3 * per_frame / share), 0))
+    assert pipeline.auto_decode_batch_size("cuda", 512) == 3
+    assert pipeline.auto_decode_batch_size("cuda", 256) == 12  # a quarter of the pixels
+    assert pipeline.auto_decode_batch_size("cuda", 512, torch.float16) == 6  # half the bytes
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (10 ** 15, 0))
+    assert pipeline.auto_decode_batch_size("cuda", 512) == pipeline.DECODE_MAX_BATCH["cuda"]
     monkeypatch.setattr(pipeline, "available_host_memory", lambda: 64 * 2 ** 30)
     assert pipeline.auto_decode_batch_size("cpu", 512) == pipeline.DECODE_MAX_BATCH["cpu"]
-    monkeypatch.setattr(pipeline, "available_host_memory", lambda: 2 * pipeline.DECODE_BYTES_PER_FRAME_512 * 4)
-    assert pipeline.auto_decode_batch_size("cpu", 512) == 2
-    assert pipeline.auto_decode_batch_size("cpu", 256) == 4  # a quarter of the pixels
     monkeypatch.setattr(pipeline, "available_host_memory", lambda: 0)
     assert pipeline.auto_decode_batch_size("cpu", 512) == 1
 
