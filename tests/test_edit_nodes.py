@@ -141,20 +141,7 @@ def edit_stand_ins(inputs: dict, saved: list) -> dict:
 
     from float_models.face_crop import CropBox
 
-    nodes = core_nodes(inputs, saved)
-
-    class CreateVideo(io.ComfyNode):
-        @classmethod
-        def define_schema(cls):
-            return io.Schema(node_id="CreateVideo", inputs=[io.Image.Input("images"),
-                                                            io.Float.Input("fps", default=30.0, min=1.0, max=120.0),
-                                                            io.Audio.Input("audio", optional=True)],
-                             outputs=[io.Video.Output()])
-
-        @classmethod
-        def execute(cls, images, fps, audio=None):
-            assert images.dim() == 4 and images.shape[-1] == 3 and 0 <= images.min() and images.max() <= 1
-            return io.NodeOutput({"images": images, "fps": fps, "audio": audio})
+    nodes = core_nodes(inputs, saved, require_audio=False)
 
     class LoadVideo(io.ComfyNode):
         @classmethod
@@ -191,7 +178,7 @@ def edit_stand_ins(inputs: dict, saved: list) -> dict:
         def execute(cls, image, mode, margin, size):
             return io.NodeOutput(image, (CropBox(left=16, top=-8, size=40, source_width=64, source_height=64),))
 
-    return {**nodes, **{c.__name__: c for c in (CreateVideo, LoadVideo, GetVideoComponents)},
+    return {**nodes, **{c.__name__: c for c in (LoadVideo, GetVideoComponents)},
             "FloatKitCropPortrait": CropPortrait}
 
 

@@ -69,8 +69,11 @@ def inputs() -> dict:
 
 # ------------------------------------------------------------------ stand-ins for core nodes
 
-def core_nodes(inputs: dict, saved: list) -> dict:
-    """LoadImage / LoadAudio give the golden inputs; CreateVideo / SaveVideo check what they receive."""
+def core_nodes(inputs: dict, saved: list, require_audio: bool = True) -> dict:
+    """LoadImage / LoadAudio give the golden inputs; CreateVideo / SaveVideo check what they receive.
+
+    `require_audio=False` lets CreateVideo take a silent video (some editing workflows have no sound).
+    """
     from comfy_api.latest import io
 
     class LoadImage(io.ComfyNode):
@@ -108,6 +111,9 @@ def core_nodes(inputs: dict, saved: list) -> dict:
             assert images.dtype == torch.float32 and images.dim() == 4 and images.shape[-1] == 3
             assert images.device.type == "cpu" and 0 <= images.min() and images.max() <= 1
             assert isinstance(fps, float)
+            assert audio is not None or not require_audio
+            if audio is None:
+                return io.NodeOutput({"images": images, "fps": fps, "audio": audio})
             assert audio["waveform"].dim() == 3 and audio["waveform"].dtype == torch.float32
             assert audio["waveform"].device.type == "cpu" and isinstance(audio["sample_rate"], int)
             return io.NodeOutput({"images": images, "fps": fps, "audio": audio})
