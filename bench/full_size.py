@@ -20,11 +20,11 @@ for _path in (ROOT, ROOT / "tests"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from float_models.checkpoint import (AUDIO_TOWER_NAME, EMOTION_TOWER_NAME, assign_weights,  # noqa: E402
+from float_models.nets.checkpoint import (AUDIO_TOWER_NAME, EMOTION_TOWER_NAME, assign_weights,  # noqa: E402
                                      build_emotion_encoder, build_wav2vec2, shipped_tower_config)
-from float_models.config import FloatConfig  # noqa: E402
-from float_models.fmt import sinusoid_table  # noqa: E402
-from float_models.model import FloatModel  # noqa: E402
+from float_models.nets.config import FloatConfig  # noqa: E402
+from float_models.nets.fmt import sinusoid_table  # noqa: E402
+from float_models.nets.model import FloatModel  # noqa: E402
 from float_models.pipeline import FloatPipeline  # noqa: E402
 from tiny_weights import MANIFEST, rule_state_dict  # noqa: E402
 

@@ -26,7 +26,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import full_size  # noqa: E402
 from float_models.pipeline import FloatPipeline, auto_decode_batch_size  # noqa: E402
-from float_models.stylegan2_layers import use_weight_modulation  # noqa: E402
+from float_models.nets.stylegan2_layers import use_weight_modulation  # noqa: E402
 
 
 def decoder_flops_per_frame(pipe: FloatPipeline, identity, reference: bool) -> float:  # noqa: ANN001

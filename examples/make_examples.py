@@ -22,7 +22,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run as a script, so make float_models importable
 
-from float_models.face_crop import crop_portrait  # noqa: E402
+from float_models.app.face_crop import crop_portrait  # noqa: E402
 
 SPEECH_TEXT = "Hello! This portrait was brought to life by FloatKit."
 ESPEAK_ARGS = ["-v", "en-us+f3", "-s", "160"]  # US English, female variant 3, 160 words per minute

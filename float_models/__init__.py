@@ -2,10 +2,10 @@
 flow matching in a learned motion latent space. No ComfyUI import anywhere in here.
 """
 
-from .checkpoint import CheckpointError
-from .config import FloatConfig
-from .emotion_encoder import EMOTIONS, emotion_label
-from .model import FloatModel
+from .nets.checkpoint import CheckpointError
+from .nets.config import FloatConfig
+from .nets.emotion_encoder import EMOTIONS, emotion_label
+from .nets.model import FloatModel
 from .pipeline import FloatPipeline, load_pipeline
 from .types import AudioFeatures, Emotion, Identity, Motion
 

@@ -20,13 +20,13 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
-from .audio_encoder import frame_hidden_states, windowed_audio_features
-from .checkpoint import (AUDIO_TOWER_NAME, EMOTION_TOWER_NAME, CheckpointError, build_emotion_encoder,
+from .nets.audio_encoder import frame_hidden_states, windowed_audio_features
+from .nets.checkpoint import (AUDIO_TOWER_NAME, EMOTION_TOWER_NAME, CheckpointError, build_emotion_encoder,
                          build_wav2vec2, load_float_model, tower_sources, tower_state)
-from .config import FloatConfig
-from .emotion_encoder import EmotionEncoder
+from .nets.config import FloatConfig
+from .nets.emotion_encoder import EmotionEncoder
 from .media import pad_to_min_length, prepare_speech, resize_portrait
-from .model import FloatModel
+from .nets.model import FloatModel
 from .sampling import Guidance, sample_motion
 from .types import AudioFeatures, Identity
 

@@ -18,7 +18,7 @@ def crop_of(image, mode: str = FACE, margin: float = 1.6, size: int = 512):
     """IMAGE -> (IMAGE of square crops, tuple of CropBox, one per picture; None for "no crop")."""
     if mode == NO_CROP:
         return image, tuple(None for _ in range(image.shape[0]))
-    from ..float_models.face_crop import NoFaceError, crop_portrait
+    from ..float_models.app.face_crop import NoFaceError, crop_portrait
 
     crops, boxes = [], []
     for index, picture in enumerate(convert.image_to_uint8(image)):

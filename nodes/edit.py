@@ -1,7 +1,7 @@
 """Motion edits as nodes: intensity, per-direction gains, smoothing, blending, mixing directions and
 a report of which directions move. They sit between Sample Motion and Decode on FLOATKIT_MOTION,
 work in FLOAT's motion latent space (orthonormal basis Q, r_s the portrait's own pose) and always
-return a new motion (see float_models.editing)."""
+return a new motion (see float_models.edit.latent)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def basis_of(pipe):
 
 
 def edge_modes() -> list[str]:
-    from ..float_models.editing import EDGE_MODES
+    from ..float_models.edit.latent import EDGE_MODES
 
     return list(EDGE_MODES)
 
@@ -45,7 +45,7 @@ class MotionIntensity(io.ComfyNode):
 
     @classmethod
     def execute(cls, motion, intensity: float) -> io.NodeOutput:
-        from ..float_models.editing import scale_intensity
+        from ..float_models.edit.latent import scale_intensity
 
         return io.NodeOutput(scale_intensity(motion, intensity))
 
@@ -70,7 +70,7 @@ class MotionDirectionGains(io.ComfyNode):
 
     @classmethod
     def execute(cls, pipe, motion, directions: str, gain: float, other_gain: float) -> io.NodeOutput:
-        from ..float_models.editing import parse_directions, scale_directions
+        from ..float_models.edit.latent import parse_directions, scale_directions
 
         basis = basis_of(pipe)
         count = basis.shape[1]
@@ -97,7 +97,7 @@ class MotionSmooth(io.ComfyNode):
 
     @classmethod
     def execute(cls, motion, sigma: float, edge: str) -> io.NodeOutput:
-        from ..float_models.editing import smooth
+        from ..float_models.edit.latent import smooth
 
         return io.NodeOutput(smooth(motion, sigma, edge))
 
@@ -118,7 +118,7 @@ class MotionInfo(io.ComfyNode):
 
     @classmethod
     def execute(cls, pipe, motion, top: int) -> io.NodeOutput:
-        from ..float_models.editing import energy_report
+        from ..float_models.edit.latent import energy_report
 
         report = energy_report(motion, basis_of(pipe), top)
         return io.NodeOutput(report, ui=ui.PreviewText(report))
@@ -147,7 +147,7 @@ class MotionBlend(io.ComfyNode):
                 trim_to_shorter: bool) -> io.NodeOutput:
         import torch
 
-        from ..float_models.editing import blend, match_lengths
+        from ..float_models.edit.latent import blend, match_lengths
 
         first, second = match_lengths(motion_a, motion_b, trim_to_shorter)
         curve = weight_start if weight_start == weight_end else torch.linspace(weight_start, weight_end,
@@ -174,7 +174,7 @@ class MotionMixDirections(io.ComfyNode):
 
     @classmethod
     def execute(cls, pipe, base, donor, directions: str, trim_to_shorter: bool) -> io.NodeOutput:
-        from ..float_models.editing import mix_directions, parse_directions
+        from ..float_models.edit.latent import mix_directions, parse_directions
 
         basis = basis_of(pipe)
         chosen = parse_directions(directions, basis.shape[1])

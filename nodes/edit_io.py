@@ -18,7 +18,7 @@ EXTENSION = ".safetensors"
 
 
 def modes() -> list[str]:
-    from ..float_models.motion_from_video import MODES
+    from ..float_models.edit.from_video import MODES
 
     return list(MODES)
 
@@ -28,7 +28,7 @@ def direction_weight(pipe):
 
 
 def motion_of_video(pipe, images, identity=None, mode: str = "relative", fps: float = 25.0, batch_size: int = 8):
-    from ..float_models.motion_from_video import motion_from_video
+    from ..float_models.edit.from_video import motion_from_video
 
     frames = convert.image_to_portraits(images)
     reference = None if identity is None else identity.motion
@@ -66,7 +66,7 @@ class MotionFromVideo(io.ComfyNode):
 
 def save_to_output(pipe, motion, filename_prefix: str) -> tuple[str, str]:
     """Write the motion under ComfyUI's output folder -> (file name, subfolder)."""
-    from ..float_models.motion_io import save_motion
+    from ..float_models.edit.files import save_motion
 
     folder, name, counter, subfolder, _ = folder_paths.get_save_image_path(
         filename_prefix, folder_paths.get_output_directory())
@@ -120,7 +120,7 @@ def motion_file_path(name: str) -> str:
 
 
 def load_from_file(pipe, name: str):
-    from ..float_models.motion_io import load_motion
+    from ..float_models.edit.files import load_motion
 
     return load_motion(motion_file_path(name), direction_weight(pipe))
 

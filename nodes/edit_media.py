@@ -21,7 +21,7 @@ def schedule_of(schedule: str, frames: int, fps: float, default: str = "neutral"
                 base=None, audio_features=None):
     """-> float_models.Emotion with per-frame probabilities (B, T, 7)."""
     from ..float_models import Emotion
-    from ..float_models.emotion_schedule import emotion_vector, schedule_from_text
+    from ..float_models.edit.emotion_schedule import emotion_vector, schedule_from_text
 
     if audio_features is not None:
         frames, fps = audio_features.num_frames, audio_features.fps
@@ -89,7 +89,7 @@ class RestOnSilence(io.ComfyNode):
     @classmethod
     def execute(cls, motion, audio, threshold_db: float, fade_frames: int, min_silence_frames: int,
                 strength: float) -> io.NodeOutput:
-        from ..float_models.silence import rest_on_silence
+        from ..float_models.edit.silence import rest_on_silence
 
         waveform, rate = convert.audio_to_mono(audio)
         return io.NodeOutput(rest_on_silence(motion, waveform, rate, threshold_db, fade_frames, min_silence_frames,
@@ -100,7 +100,7 @@ def paste_frames(images, original, crop_box, feather: int = 16):
     """IMAGE of animated crops (clips back to back) + the photo(s) + CropBox per clip -> IMAGE in full size."""
     import torch
 
-    from ..float_models.paste_back import paste_back
+    from ..float_models.edit.paste_back import paste_back
 
     boxes = tuple(crop_box) if isinstance(crop_box, (tuple, list)) else (crop_box,)
     if not boxes or any(box is None for box in boxes):

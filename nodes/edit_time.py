@@ -1,5 +1,5 @@
 """Time edits of FLOAT motion as nodes: trim, concatenate, loop / ping-pong, change speed
-(see float_models.motion_time). Each returns a new motion at the same frame rate."""
+(see float_models.edit.time). Each returns a new motion at the same frame rate."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ UNITS = ("seconds", "frames")
 
 
 def loop_modes() -> list[str]:
-    from ..float_models.motion_time import LOOP_MODES
+    from ..float_models.edit.time import LOOP_MODES
 
     return list(LOOP_MODES)
 
@@ -36,7 +36,7 @@ class MotionTrim(io.ComfyNode):
 
     @classmethod
     def execute(cls, motion, start: float, end: float, unit: str) -> io.NodeOutput:
-        from ..float_models.motion_time import trim, trim_seconds
+        from ..float_models.edit.time import trim, trim_seconds
 
         if unit == "frames":
             return io.NodeOutput(trim(motion, int(start), int(end) or None))
@@ -57,7 +57,7 @@ class MotionConcat(io.ComfyNode):
 
     @classmethod
     def execute(cls, motion_a, motion_b, motion_c=None) -> io.NodeOutput:
-        from ..float_models.motion_time import concat
+        from ..float_models.edit.time import concat
 
         return io.NodeOutput(concat(*[m for m in (motion_a, motion_b, motion_c) if m is not None]))
 
@@ -79,7 +79,7 @@ class MotionLoop(io.ComfyNode):
 
     @classmethod
     def execute(cls, motion, frames: int, mode: str) -> io.NodeOutput:
-        from ..float_models.motion_time import loop
+        from ..float_models.edit.time import loop
 
         return io.NodeOutput(loop(motion, frames, mode))
 
@@ -99,7 +99,7 @@ class MotionSpeed(io.ComfyNode):
 
     @classmethod
     def execute(cls, motion, speed: float) -> io.NodeOutput:
-        from ..float_models.motion_time import change_speed
+        from ..float_models.edit.time import change_speed
 
         return io.NodeOutput(change_speed(motion, speed))
 

@@ -7,7 +7,7 @@ Python values that flow through them:
   FLOATKIT_AUDIO_FEATURES  float_models.AudioFeatures (wa per frame, fps)
   FLOATKIT_EMOTION         float_models.Emotion (clip or per-frame probabilities)
   FLOATKIT_MOTION          float_models.Motion (r->D latents, fps, reference r_s)
-  FLOATKIT_CROP_BOX        float_models.face_crop.CropBox (where the 512x512 crop came from)
+  FLOATKIT_CROP_BOX        float_models.app.face_crop.CropBox (where the 512x512 crop came from)
 """
 
 from comfy_api.latest import io

@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import save_file
 
 from float_models import CheckpointError, load_pipeline
-from float_models.checkpoint import load_float_model, read_tensors
+from float_models.nets.checkpoint import load_float_model, read_tensors
 from tiny_weights import fixture, float_state_dict, tiny_config_json
 
 

@@ -17,8 +17,10 @@ import pytest
 import soundfile
 import torch
 
-from float_models import cli, download
-from float_models.checkpoint import load_float_model, read_tensors
+from float_models.app import cli
+
+from float_models.app import download
+from float_models.nets.checkpoint import load_float_model, read_tensors
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEECH_SAMPLES = 7000  # 0.44 s at 16 kHz -> T = ceil(7000 * 25 / 16000) = 11 frames

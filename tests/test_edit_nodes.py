@@ -139,7 +139,7 @@ def edit_stand_ins(inputs: dict, saved: list) -> dict:
     """Core nodes as in test_nodes, plus Load Video / Get Video Components; Create Video takes no sound too."""
     from comfy_api.latest import io
 
-    from float_models.face_crop import CropBox
+    from float_models.app.face_crop import CropBox
 
     nodes = core_nodes(inputs, saved, require_audio=False)
 

@@ -1,4 +1,4 @@
-"""Motion-latent editing (float_models.editing, motion_time, emotion_schedule, silence, paste_back,
+"""Motion-latent editing (float_models.edit.latent, motion_time, emotion_schedule, silence, paste_back,
 motion_io, motion_from_video): the mathematics, not only the shapes.
 
 Most tests use a random orthonormal basis and random motions (fast, no model); the sampler, the
@@ -13,13 +13,14 @@ import pytest
 import torch
 
 from float_models import Motion
-from float_models import editing, motion_time
-from float_models.emotion_schedule import Segment, build_schedule, constant_schedule, parse_schedule, \
+from float_models.edit import latent as editing
+from float_models.edit import time as motion_time
+from float_models.edit.emotion_schedule import Segment, build_schedule, constant_schedule, parse_schedule, \
     schedule_from_text
-from float_models.face_crop import CropBox
-from float_models.motion_io import MotionFileError, load_motion, save_motion
-from float_models.paste_back import feather_mask, paste_back
-from float_models.silence import frame_energy_db, rest_on_silence, rest_weights
+from float_models.app.face_crop import CropBox
+from float_models.edit.files import MotionFileError, load_motion, save_motion
+from float_models.edit.paste_back import feather_mask, paste_back
+from float_models.edit.silence import frame_energy_db, rest_on_silence, rest_weights
 
 D, M = 512, 20
 
@@ -292,7 +293,7 @@ def test_motion_file_round_trips_bit_exactly_and_refuses_another_basis(tmp_path,
 # ------------------------------------------------------------------ motion from video
 
 def test_motion_from_video_batches_and_relative_transfer(tiny_pipe, golden):
-    from float_models.motion_from_video import encode_frame_motions, motion_from_video
+    from float_models.edit.from_video import encode_frame_motions, motion_from_video
 
     portrait = golden["in.image"]
     video = torch.cat([portrait, portrait.flip(-1), portrait.roll(5, -1)])
@@ -326,7 +327,7 @@ def test_motion_survives_a_decode_encode_round_trip_in_order_and_sign(tiny_pipe,
       a_t (correlation near 1) while a shuffled pairing of frames and amplitudes correlates far less
       (the baseline, |r| < 0.5).
     """
-    from float_models.motion_from_video import motion_from_video
+    from float_models.edit.from_video import motion_from_video
 
     identity = tiny_pipe.encode_image(golden["in.image"])
     basis = tiny_pipe.basis()

@@ -1,4 +1,4 @@
-"""The official FLOAT face crop (float_models.face_crop): arithmetic, padding, detector, image kinds."""
+"""The official FLOAT face crop (float_models.app.face_crop): arithmetic, padding, detector, image kinds."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from float_models.face_crop import (
+from float_models.app.face_crop import (
     CropBox, DetectorUnavailableError, FaceBox, HaarFaceDetector, NoFaceError, apply_crop, as_rgb_image,
     crop_box_for_face, crop_portrait, detect_faces)
 

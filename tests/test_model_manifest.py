@@ -5,7 +5,7 @@ import json
 import torch
 
 from float_models import FloatConfig, FloatModel
-from float_models.config import config_from_state_dict
+from float_models.nets.config import config_from_state_dict
 from tiny_weights import MANIFEST, fixture
 
 

@@ -22,7 +22,7 @@ import comfy_stubs
 from tiny_weights import expected, write_tiny_files
 
 ROOT = Path(__file__).resolve().parent.parent
-WORKFLOWS = ROOT / "example_workflows"
+WORKFLOWS = ROOT / "workflows"
 EDIT_WORKFLOWS = {"floatkit_motion_intensity.json", "floatkit_motion_time.json", "floatkit_motion_blend.json",
                   "floatkit_emotion_schedule.json", "floatkit_motion_from_video.json", "floatkit_save_load_motion.json",
                   "floatkit_rest_on_silence.json", "floatkit_paste_back.json"}  # run by tests/test_edit_nodes.py
@@ -293,7 +293,7 @@ def test_workflow_files_are_ui_graphs_with_a_note():
 def test_api_copy_matches_the_basic_ui_workflow(pack):
     mappings = {**pack.NODE_CLASS_MAPPINGS, **core_nodes({}, [])}
     converted = comfy_stubs.ui_to_api(json.loads((WORKFLOWS / "floatkit_basic.json").read_text()), mappings)
-    shipped = json.loads((WORKFLOWS / "floatkit_basic_api.json").read_text())
+    shipped = json.loads((WORKFLOWS / "api" / "floatkit_basic_api.json").read_text())
     assert {k: (v["class_type"], v["inputs"]) for k, v in converted.items()} == \
            {k: (v["class_type"], v["inputs"]) for k, v in shipped.items()}
 

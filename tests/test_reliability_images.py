@@ -25,7 +25,7 @@ class FakeDetector:
         self.faces, self.seen = faces, []
 
     def __call__(self, image):
-        from comfyui_floatkit.float_models.face_crop import FaceBox
+        from comfyui_floatkit.float_models.app.face_crop import FaceBox
 
         self.seen.append(image.shape)
         return [FaceBox(*f, 1.0) for f in self.faces]
@@ -33,7 +33,7 @@ class FakeDetector:
 
 @pytest.fixture
 def detector(monkeypatch, pack):
-    from comfyui_floatkit.float_models import face_crop
+    from comfyui_floatkit.float_models.app import face_crop
 
     def use(*faces):
         fake = FakeDetector(*faces)

@@ -87,7 +87,7 @@ def test_queued_runs_with_different_settings_do_not_disturb_each_other(parts):
 
 def test_save_motion_failing_mid_write_leaves_no_file_and_no_temp(parts, monkeypatch):
     import folder_paths
-    from comfyui_floatkit.float_models import motion_io
+    from comfyui_floatkit.float_models.edit import files as motion_io
 
     nodes, identity, features = parts
     motion = sample(nodes, identity, features, nfe=2)

@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from float_models.audio_encoder import frame_hidden_states, plan_windows, seam_weights, windowed_audio_features
-from float_models.motion_decoder import warp
-from float_models.stylegan2_layers import ModulatedConv2d, use_weight_modulation
+from float_models.nets.audio_encoder import frame_hidden_states, plan_windows, seam_weights, windowed_audio_features
+from float_models.nets.motion_decoder import warp
+from float_models.nets.stylegan2_layers import ModulatedConv2d, use_weight_modulation
 
 
 @pytest.mark.parametrize("kind", ["upsample_fused", "upsample_transposed", "plain", "toflow_1x1"])

@@ -1,4 +1,4 @@
-"""float_models.video: the streaming MP4 writer and the media readers, checked by reading files back with PyAV."""
+"""float_models.app.video: the streaming MP4 writer and the media readers, checked by reading files back with PyAV."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 import soundfile
 import torch
 
-from float_models.video import MediaError, VideoWriter, frames_to_uint8, read_audio, read_image, to_uint8_frames
+from float_models.app.video import MediaError, VideoWriter, frames_to_uint8, read_audio, read_image, to_uint8_frames
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

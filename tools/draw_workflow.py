@@ -1,6 +1,6 @@
 """Draw a workflow's graph (boxes = nodes, arrows = links, labelled by socket) as a PNG.
 
-    python tools/draw_workflow.py example_workflows/floatkit_basic.json docs/basic_workflow.png
+    python tools/draw_workflow.py workflows/floatkit_basic.json docs/basic_workflow.png
 
 Needs Pillow (ComfyUI ships it); used only to make the README picture.
 """

@@ -1,4 +1,4 @@
-"""Write the motion-editing example workflows (example_workflows/floatkit_<group>.json), UI format.
+"""Write the motion-editing example workflows (workflows/floatkit_<group>.json), UI format.
 
     python tools/make_edit_workflows.py
 

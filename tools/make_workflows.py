@@ -1,4 +1,4 @@
-"""Write example_workflows/*.json: ComfyUI UI-format graphs (what File -> Save writes and the template
+"""Write workflows/*.json: ComfyUI UI-format graphs (what File -> Save writes and the template
 browser opens) and an API-format copy of the basic graph for headless use (POST /prompt).
 
     python tools/make_workflows.py
@@ -14,7 +14,7 @@ import json
 import os
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent.parent / "example_workflows"
+OUT = Path(__file__).resolve().parent.parent / "workflows"
 
 LOADER = ["float.pth", "wav2vec2-base-960h", "wav2vec-english-speech-emotion-recognition", "auto", "auto"]
 SAMPLER = [2.0, 1.0, 1.0, 10, "euler", 15, "fixed"]  # a_cfg, e_cfg, r_cfg, nfe, solver, seed, control
@@ -179,4 +179,4 @@ if __name__ == "__main__":
     write("floatkit_basic.json", basic())
     write("floatkit_emotion_redirect.json", emotion_redirect())
     write("floatkit_pipeline.json", pipeline())
-    write("floatkit_basic_api.json", basic_api())
+    write("api/floatkit_basic_api.json", basic_api())

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 from urllib.parse import urlparse
 
-from .checkpoint import (AUDIO_TOWER_NAME, AUDIO_TOWER_PREFIX, EMOTION_PREFIX, EMOTION_TOWER_NAME,
+from ..nets.checkpoint import (AUDIO_TOWER_NAME, AUDIO_TOWER_PREFIX, EMOTION_PREFIX, EMOTION_TOWER_NAME,
                          CheckpointError, SAFETENSORS_SUFFIXES, read_tensors, resolve_config,
                          split_float_weights)
 
@@ -193,11 +193,11 @@ def manual_steps(dest: str | Path, parts: Iterable[str] = PARTS) -> str:
 # ----------------------------------------------------------------------------- checking
 
 def verify_models(dest: str | Path, parts: Iterable[str] = PARTS) -> list[str]:
-    """Load each part's files through float_models.checkpoint onto the meta device (names and
+    """Load each part's files through float_models.nets.checkpoint onto the meta device (names and
     shapes strictly checked, no memory kept); returns the problems found, empty when all is well."""
     import torch
 
-    from .checkpoint import build_emotion_encoder, build_wav2vec2, load_float_model, read_hf_folder, tower_state
+    from ..nets.checkpoint import build_emotion_encoder, build_wav2vec2, load_float_model, read_hf_folder, tower_state
 
     dest, meta = Path(dest), torch.device("meta")
     problems = []
@@ -269,7 +269,7 @@ def download_models(dest: str | Path | None = None, which: Iterable[str] = PARTS
     source: "mirror" (everything from yuvraj108c/float) or "original" (the two towers from
     facebook/... and r-f/...; float.pth has no original on HuggingFace, so it still comes
     from the mirror). Files already there are kept. Then sizes are checked and, with
-    verify, everything is loaded through float_models.checkpoint; with convert,
+    verify, everything is loaded through float_models.nets.checkpoint; with convert,
     float.safetensors is written next to float.pth. Returns the files fetched.
     Raises DownloadError (with the manual steps) when it cannot download.
     """
@@ -334,7 +334,7 @@ def _fetch(dest: Path, todo: list[ModelFile], source: str, report: ProgressCallb
 def convert_checkpoint(source: str | Path, target: str | Path | None = None) -> Path:
     """float.pth -> .safetensors with the resolved FloatConfig as metadata `float_config`.
 
-    Read with weights_only (through float_models.checkpoint.read_tensors); every tensor is kept
+    Read with weights_only (through float_models.nets.checkpoint.read_tensors); every tensor is kept
     unchanged; written under a temporary name and renamed, so the target appears whole or not
     at all. For personal use: the official weights' licence (CC BY-NC-ND) forbids sharing
     converted copies.

@@ -16,7 +16,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .face_crop import CropBox
+from ..app.face_crop import CropBox
 
 
 def feather_mask(box: CropBox, feather: int) -> torch.Tensor:

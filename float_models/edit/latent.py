@@ -23,7 +23,7 @@ from typing import Sequence
 
 import torch
 
-from .types import Motion
+from ..types import Motion
 
 EDGE_MODES = ("keep ends", "reflect", "edge")
 

@@ -11,7 +11,7 @@ from torch import nn
 
 from .motion_decoder import MotionDecoder
 from .motion_encoder import MotionEncoder
-from .types import Identity
+from ..types import Identity
 
 
 class MotionAutoencoder(nn.Module):

@@ -15,7 +15,7 @@ from typing import Callable
 
 import torch
 
-from .types import Motion
+from ..types import Motion
 
 MODES = ("relative", "absolute")
 

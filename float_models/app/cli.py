@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXIT_INPUT, EXIT_MODELS, EXIT_DOWNLOAD, EXIT_INTERRUPTED = 2, 3, 4, 130
 FROM_SPEECH = "speech"
 
@@ -91,8 +91,8 @@ def _say(message: str, quiet: bool = False) -> None:
 # ----------------------------------------------------------------------------- render
 
 def _add_render(sub: argparse._SubParsersAction) -> None:
-    from .emotion_encoder import EMOTIONS
-    from .sampling import SOLVERS
+    from ..nets.emotion_encoder import EMOTIONS
+    from ..sampling import SOLVERS
 
     p = sub.add_parser("render", help="portrait + speech -> talking-portrait MP4",
                        description="Animate a portrait with a speech clip and write an MP4 with the speech in it.")
@@ -154,7 +154,7 @@ def _check_render_args(args: argparse.Namespace) -> None:
 def _device_and_dtype(device: str, precision: str):
     import torch
 
-    from .pipeline import default_device
+    from ..pipeline import default_device
 
     if device == "auto":
         dev = default_device()
@@ -198,9 +198,9 @@ def render(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from . import load_pipeline
+    from .. import load_pipeline
     from .download import locate_models
-    from .emotion_encoder import emotion_label
+    from ..nets.emotion_encoder import emotion_label
     from .video import VideoWriter, frames_to_uint8, mix_to_mono, read_audio, read_image
 
     timer = _Timer()
@@ -356,9 +356,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
-    from .checkpoint import CheckpointError
+    from ..nets.checkpoint import CheckpointError
     from .download import DownloadError, ModelsMissing
-    from .media import AudioInputError
+    from ..media import AudioInputError
     from .video import MediaError
 
     try:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .emotion_encoder import EMOTIONS, emotion_label
+from ..nets.emotion_encoder import EMOTIONS, emotion_label
 
 
 @dataclass(frozen=True)

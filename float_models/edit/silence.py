@@ -18,7 +18,7 @@ from dataclasses import replace
 
 import torch
 
-from .types import Motion
+from ..types import Motion
 
 SILENT_DB = -120.0  # what an all-zero frame reads as (instead of -inf)
 

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import torch
 
-from .types import Motion
+from ..types import Motion
 
 LOOP_MODES = ("loop", "ping-pong")
 

@@ -21,7 +21,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from .types import Motion
+from ..types import Motion
 
 FORMAT = "floatkit-motion"
 VERSION = "1"
