@@ -24,6 +24,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import full_size  # noqa: E402
+from float_models import Motion  # noqa: E402
 from float_models.pipeline import WINDOW_SECONDS  # noqa: E402
 
 RUN_LIMIT_BYTES = 6 * 2 ** 30  # whole-clip attention above this is computed, not run
@@ -62,7 +63,7 @@ def one(kind: str, seconds: float, mode: str, quick: bool) -> dict:
         side = pipe.config.input_size
         identity = pipe.encode_image(torch.rand(1, 3, side, side) * 2 - 1)
         batch = int(mode)
-        motion = identity.motion[:, None].expand(1, batch, -1).contiguous()
+        motion = Motion(identity.motion[:, None].expand(1, batch, -1).contiguous(), 25.0, identity.motion)
         peak = _measure(lambda: list(pipe.decode_batches(identity, motion, batch)))
         return {"kind": kind, "batch": batch, "side": side, "peak_bytes": peak}
     if kind == "audio":

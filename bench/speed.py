@@ -16,6 +16,7 @@ Weights are rule-made (bench/full_size.py): speed depends on shapes, not values.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 import time
@@ -25,6 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import full_size  # noqa: E402
+from float_models import Emotion  # noqa: E402
 from float_models.pipeline import FloatPipeline, auto_decode_batch_size  # noqa: E402
 from float_models.nets.stylegan2_layers import use_weight_modulation  # noqa: E402
 
@@ -58,19 +60,19 @@ def run_path(pipe: FloatPipeline, name: str, reference: bool, image, speech, emo
     if emotion_label is None:
         emotion, t_emotion = timed(lambda: pipe.encode_emotion(speech, 16000, **kwargs))
     else:
-        emotion, t_emotion = emotion_label, 0.0
+        emotion, t_emotion = Emotion(emotion_label), 0.0
     motion, t_sample = timed(lambda: pipe.sample_motion(identity, audio, emotion, nfe=nfe))
     mae = pipe.model.motion_autoencoder
     use_weight_modulation(mae, reference)
     try:
-        part = motion[:, :decode_frames]
+        part = dataclasses.replace(motion, latents=motion.latents[:, :decode_frames])
         size = 1 if reference else (batch or auto_decode_batch_size("cpu", pipe.config.input_size))
-        pipe.decode(identity, part[:, :1], batch_size=1)  # warm-up: caches, oneDNN primitives
+        pipe.decode(identity, dataclasses.replace(part, latents=part.latents[:, :1]), batch_size=1)  # warm-up: caches, oneDNN primitives
         frames, t_decode = timed(lambda: pipe.decode(identity, part, batch_size=size))
     finally:
         use_weight_modulation(mae, False)
-    total = motion.shape[1]
-    per_frame = t_decode / part.shape[1]
+    total = motion.num_frames
+    per_frame = t_decode / part.num_frames
     end_to_end = t_image + t_audio + t_emotion + t_sample + per_frame * total
     return {"name": name, "batch": size, "image": t_image, "audio": t_audio, "emotion": t_emotion,
             "sample": t_sample, "decode_per_frame": per_frame, "frames": frames, "total_frames": total,

@@ -2,13 +2,14 @@
 
     identity = pipe.encode_image(image)                 # s_r, feature pyramid, r_s
     audio    = pipe.encode_audio(waveform, sample_rate)   # wa, one feature per frame
-    emotion  = pipe.encode_emotion(waveform, sample_rate) # we, or emotion_label("happy")
-    motion   = pipe.sample_motion(identity, audio, emotion)   # r->D (B, T, D)
+    emotion  = pipe.encode_emotion(waveform, sample_rate) # Emotion we, or Emotion.of_label("happy")
+    motion   = pipe.sample_motion(identity, audio, emotion)   # Motion: r->D (B, T, D), fps, r_s
     frames   = pipe.decode(identity, motion)              # (B, T, 3, S, S), not clamped
 
 Each stage runs where its network's parameters are, so a host application (ComfyUI's model
 management, say) may move the three networks between devices between calls; outputs of the
-encoders and the sampler stay on that device, decoded frames go to `output_device`.
+encoders stay on that device; Emotion and Motion, small and meant to be edited, saved and
+passed between devices, live on the CPU; decoded frames go to `output_device`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from .nets.emotion_encoder import EmotionEncoder
 from .media import pad_to_min_length, prepare_speech, resize_portrait
 from .nets.model import FloatModel
 from .sampling import Guidance, sample_motion
-from .types import AudioFeatures, Identity
+from .types import AudioFeatures, Emotion, Identity, Motion
 
 Callback = Callable[[int, int], None]
 
@@ -56,6 +57,17 @@ class FloatPipeline:
     def __init__(self, model: FloatModel, wav2vec2: nn.Module | None, emotion_encoder: EmotionEncoder | None):
         self.model, self.wav2vec2, self.emotion_encoder = model, wav2vec2, emotion_encoder
         self.config: FloatConfig = model.config
+
+    @property
+    def direction_weight(self) -> torch.Tensor:
+        """The motion basis weight (D, dim_m) that motion latents belong to (saved with motion files)."""
+        return self.model.motion_autoencoder.dec.direction.weight
+
+    def basis_fingerprint(self) -> str:
+        """A short id of this model's motion basis: motion made with another basis means nothing here."""
+        from .edit.files import basis_fingerprint
+
+        return basis_fingerprint(self.direction_weight)
 
     # -------------------------------------------------------------------- encoders
     @torch.inference_mode()
@@ -98,8 +110,8 @@ class FloatPipeline:
 
     @torch.inference_mode()
     def encode_emotion(self, waveform: torch.Tensor, sample_rate: int,
-                       window_seconds: float | None = WINDOW_SECONDS) -> torch.Tensor:
-        """Raw mono speech -> emotion probabilities (B, 7) from the speech-emotion classifier.
+                       window_seconds: float | None = WINDOW_SECONDS) -> Emotion:
+        """Raw mono speech -> Emotion: probabilities (B, 7) on the CPU from the speech-emotion classifier.
 
         window_seconds: clips up to this long are classified whole (official); longer ones by
         averaging the mean hidden states of near-equal windows (see `emotion_encoder`).
@@ -112,31 +124,38 @@ class FloatPipeline:
         speech = pad_to_min_length(prepare_speech(waveform, sample_rate, self.config.sampling_rate))
         param = next(self.emotion_encoder.parameters())
         window = None if window_seconds is None else _window_frames(window_seconds, self.config.sampling_rate)
-        return self.emotion_encoder(speech.to(param.device, param.dtype), window).float()
+        return Emotion(self.emotion_encoder(speech.to(param.device, param.dtype), window).float().cpu())
 
     # -------------------------------------------------------------------- sampling
     @torch.inference_mode()
-    def sample_motion(self, identity: Identity, audio: AudioFeatures, emotion: torch.Tensor,
+    def sample_motion(self, identity: Identity, audio: AudioFeatures, emotion: Emotion,
                       a_cfg_scale: float = 2.0, r_cfg_scale: float = 1.0, e_cfg_scale: float = 1.0,
                       nfe: int = 10, seed: int = 15, solver: str = "euler",
-                      callback: Callback | None = None) -> torch.Tensor:
-        """Motion latents r->D (B, T, D) in float32; see `sampling.sample_motion` for the conventions."""
+                      callback: Callback | None = None) -> Motion:
+        """-> Motion: latents r->D (B, T, D) float32 on the CPU, the audio's fps and each clip's r_s.
+
+        See `sampling.sample_motion` for the conventions."""
+        _check_type(emotion, Emotion, "emotion", "pipe.encode_emotion(...) or Emotion.of_label(...)")
         reference, features = _match_batches(identity.motion, audio.features, "identity", "audio")
-        emotion = torch.as_tensor(emotion, dtype=torch.float32)
-        if emotion.shape[0] not in (1, reference.shape[0]):
-            raise ValueError(f"emotion batch {emotion.shape[0]} does not match {reference.shape[0]} clips")
-        return sample_motion(self.model.fmt, features, reference, emotion,
-                             num_frames=self.config.num_frames, num_prev_frames=self.config.num_prev_frames,
-                             guidance=Guidance(a_cfg_scale, e_cfg_scale, r_cfg_scale), nfe=nfe, seed=seed,
-                             solver=solver, callback=callback)
+        probabilities = emotion.probabilities.float()
+        if probabilities.shape[0] not in (1, reference.shape[0]):
+            raise ValueError(f"emotion batch {probabilities.shape[0]} does not match {reference.shape[0]} clips")
+        latents = sample_motion(self.model.fmt, features, reference, probabilities,
+                                num_frames=self.config.num_frames, num_prev_frames=self.config.num_prev_frames,
+                                guidance=Guidance(a_cfg_scale, e_cfg_scale, r_cfg_scale), nfe=nfe, seed=seed,
+                                solver=solver, callback=callback).cpu()
+        reference = reference.detach().to("cpu", torch.float32).expand(latents.shape[0], -1).clone()
+        return Motion(latents, audio.fps, reference)
 
     # -------------------------------------------------------------------- decoding
     @torch.inference_mode()
-    def decode_batches(self, identity: Identity, motion: torch.Tensor,
+    def decode_batches(self, identity: Identity, motion: Motion,
                        batch_size: int | None = None) -> Iterator[tuple[int, int, torch.Tensor]]:
         """Yield (clip, first frame, frames (n, 3, S, S)) in order, n <= batch_size."""
         mae = self.model.motion_autoencoder
         param = next(mae.parameters())
+        _check_type(motion, Motion, "motion", "pipe.sample_motion(...) or a motion edit")
+        motion = motion.latents
         if motion.dim() != 3:
             raise ValueError(f"expected motion as (batch, frames, {self.config.dim_w}), got {tuple(motion.shape)}")
         latents, _ = _match_batches(identity.latent, motion[:, 0], "identity", "motion")
@@ -155,11 +174,12 @@ class FloatPipeline:
                 yield b, start, mae.decode(one, chunk)
 
     @torch.inference_mode()
-    def decode(self, identity: Identity, motion: torch.Tensor, batch_size: int | None = None,
+    def decode(self, identity: Identity, motion: Motion, batch_size: int | None = None,
                callback: Callback | None = None, output_device: torch.device | str = "cpu") -> torch.Tensor:
-        """Motion (B, T, D) -> raw decoder frames (B, T, 3, S, S) in float32 (not clamped)."""
-        clips = max(identity.batch_size, motion.shape[0])
-        total = motion.shape[1]
+        """Motion (B, T, D latents) -> raw decoder frames (B, T, 3, S, S) in float32 (not clamped)."""
+        _check_type(motion, Motion, "motion", "pipe.sample_motion(...) or a motion edit")
+        clips = max(identity.batch_size, motion.latents.shape[0])
+        total = motion.num_frames
         side = self.config.input_size
         out = torch.empty(clips, total, 3, side, side, device=output_device)
         done = 0
@@ -230,6 +250,12 @@ def _window_frames(window_seconds: float | None, rate: float) -> int | None:
     return max(1, round(window_seconds * rate))
 
 
+def _check_type(value: object, wanted: type, name: str, source: str) -> None:
+    if not isinstance(value, wanted):
+        raise TypeError(f"{name}: expected a float_models.{wanted.__name__} (from {source}), "
+                        f"got {type(value).__name__}")
+
+
 def _match_batches(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Broadcast a batch of 1 against the other; different batches > 1 are an error."""
     if a.shape[0] == b.shape[0]:
@@ -244,22 +270,29 @@ def _match_batches(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -
 
 def load_pipeline(checkpoint: str | Path, audio_encoder: str | Path | None = None,
                   emotion_encoder: str | Path | None = None, device: torch.device | str | None = None,
-                  dtype: torch.dtype | None = None, config: FloatConfig | None = None) -> FloatPipeline:
+                  dtype: torch.dtype | None = None, config: FloatConfig | None = None,
+                  with_emotion: bool = True) -> FloatPipeline:
     """Load FLOAT from its files.
 
     checkpoint:      float.pth or a .safetensors (FLOAT networks, possibly with both towers).
-    audio_encoder:   folder of facebook/wav2vec2-base-960h (not needed if the checkpoint holds it).
+    audio_encoder:   folder of facebook/wav2vec2-base-960h (not needed if the checkpoint holds it;
+                     a folder given here is used even then).
     emotion_encoder: folder of r-f/wav2vec-english-speech-emotion-recognition (optional: without
                      it, emotions must be given as labels).
+    with_emotion:    False never builds the emotion classifier (wav2vec2-large, 1.3 GB), not even
+                     the copy inside a unified checkpoint: emotions then come from labels only.
     """
     device = torch.device(device) if device is not None else default_device()
     dtype = dtype or torch.float32
-    model, weights = load_float_model(checkpoint, config, device, dtype)
+    # Towers not needed are not read: an explicit folder replaces the checkpoint's copy.
+    skip = tuple(name for name, unused in (("audio", audio_encoder is not None),
+                                           ("emotion", not with_emotion or emotion_encoder is not None)) if unused)
+    model, weights = load_float_model(checkpoint, config, device, dtype, skip)
     audio_cfg, audio_sd, audio_src = tower_sources(audio_encoder, weights.audio_tower, AUDIO_TOWER_NAME,
                                                    "audio encoder (wav2vec2-base-960h)")
     wav2vec2 = build_wav2vec2(audio_cfg, tower_state(audio_sd), audio_src, device, dtype)
     emotion = None
-    if weights.emotion or emotion_encoder is not None:
+    if with_emotion and (weights.emotion or emotion_encoder is not None):
         emo_cfg, emo_sd, emo_src = tower_sources(emotion_encoder, weights.emotion, EMOTION_TOWER_NAME,
                                                  "emotion encoder")
         emotion = build_emotion_encoder(emo_cfg, emo_sd, emo_src, device, dtype)

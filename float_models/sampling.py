@@ -23,8 +23,6 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchdiffeq import odeint
-
 from .guidance import guided_velocity
 
 Callback = Callable[[int, int], None]
@@ -85,6 +83,8 @@ def sample_motion(fmt: nn.Module, audio: torch.Tensor, reference: torch.Tensor, 
     state stays in float32. `callback(done, total)` follows every solver step and may raise
     to cancel. Returns (B, T, D) in float32.
     """
+    from torchdiffeq import odeint  # here, not at the top: it pulls in scipy (~1 s), needed only to sample
+
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
     grid = time_grid(nfe)

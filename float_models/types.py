@@ -18,7 +18,8 @@ class Identity:
 
     latent:       s_r (B, D), the identity latent the decoder starts from.
     features:     the encoder's feature pyramid, coarsest first, which the decoder warps.
-    motion:       r_s (B, D), the reference motion (coefficients on the motion basis).
+    motion:       r_s (B, D), the portrait's own motion latent: `coefficients` combined with the
+                  basis directions (coefficients @ Q^T), in the same space as the sampled r->D.
     coefficients: the reference motion's coordinates on the basis (B, dim_m).
     """
 
@@ -63,6 +64,17 @@ class Emotion:
     """Emotion conditioning we: probabilities over EMOTIONS, for the clip (B, 7) or per frame (B, T, 7)."""
 
     probabilities: torch.Tensor
+
+    @classmethod
+    def of_label(cls, label: str, intensity: float = 1.0) -> "Emotion":
+        """A chosen emotion (emotion redirection): the one-hot of `label` scaled by `intensity`, (1, 7)."""
+        from .nets.emotion_encoder import emotion_label  # the label list lives with the classifier
+
+        return cls(emotion_label(label, intensity))
+
+    def scaled(self, intensity: float) -> "Emotion":
+        """The same emotion, stronger (> 1) or subtler (< 1)."""
+        return Emotion(self.probabilities * intensity)
 
     @property
     def per_frame(self) -> bool:

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
+from ..float_models import Identity, Motion
 from . import _comfy, _errors, convert, sockets
 
 
-def frames_of(pipe, identity, motion, batch_size: int = 0):
+def frames_of(pipe, identity: Identity, motion: Motion, batch_size: int = 0):
     """-> IMAGE [clips * T, H, W, 3] in [0, 1] on the CPU."""
     latents = motion.latents
     _errors.check_frames_fit(latents.shape[0] * latents.shape[1], pipe.pipeline.config.input_size)
-    frames = pipe.ready("float").decode(identity, motion.latents, batch_size=batch_size or None,
+    frames = pipe.ready("float").decode(identity, motion, batch_size=batch_size or None,
                                         callback=_comfy.progress(), output_device="cpu")
     return convert.frames_to_image(frames)
 
@@ -20,19 +21,18 @@ def frames_of(pipe, identity, motion, batch_size: int = 0):
 class Decode(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="FloatKitDecode", display_name="FLOAT Decode Motion", category=sockets.CATEGORY,
-            description="Renders the motion as video frames of the portrait (512x512). Connect images and fps "
-                        "to Create Video (with the speech as audio) or to Video Combine.",
-            inputs=[sockets.Pipe.Input("pipe", tooltip="From Load FLOAT Models."),
-                    sockets.Identity.Input("identity", tooltip="From FLOAT Encode Portrait: whose face moves."),
-                    sockets.Motion.Input("motion", tooltip="From FLOAT Sample Motion (or a motion edit)."),
+        return sockets.schema(
+            "FloatKitDecode", "FLOAT Decode Motion",
+            "Renders the motion as video frames of the portrait (512x512). Connect images and fps to Create Video "
+            "(with the speech as audio) or to Video Combine.",
+            inputs=[sockets.pipe_in(),
+                    sockets.identity_in("From FLOAT Encode Portrait: whose face moves."),
+                    sockets.motion_in(tooltip="From FLOAT Sample Motion (or a motion edit)."),
                     io.Int.Input("batch_size", default=0, min=0, max=256,
                                  tooltip="Frames decoded at once; 0 = automatic (fits free GPU memory). "
                                          "Lower it if you run out of memory.")],
-            outputs=[io.Image.Output("images", display_name="images", tooltip="The frames, clip after clip, values in [0, 1]."),
-                     io.Float.Output("fps", display_name="fps", tooltip="Frame rate of the frames (25).")],
-        )
+            outputs=[sockets.output(io.Image, "images", "The frames, clip after clip, values in [0, 1]."),
+                     sockets.output(io.Float, "fps", "Frame rate of the frames (25).")])
 
     @classmethod
     def execute(cls, pipe, identity, motion, batch_size: int) -> io.NodeOutput:

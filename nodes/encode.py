@@ -6,53 +6,43 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
+from ..float_models import AudioFeatures, Emotion, Identity
 from . import convert, sockets
 
 FROM_SPEECH = "from speech"
 
 
-def identity_of(pipe, image):
+def identity_of(pipe, image) -> Identity:
     """IMAGE (one or more portraits) -> float_models.Identity."""
     return pipe.ready("float").encode_image(convert.image_to_portraits(image))
 
 
-def audio_features_of(pipe, audio):
+def audio_features_of(pipe, audio) -> AudioFeatures:
     """AUDIO (any rate, mono or multi-channel, batch) -> float_models.AudioFeatures."""
     waveform, rate = convert.audio_to_mono(audio)
     return pipe.ready("audio", "float").encode_audio(waveform, rate)
 
 
-def emotion_of_speech(pipe, audio):
-    from ..float_models import Emotion
-
+def emotion_of_speech(pipe, audio) -> Emotion:
     waveform, rate = convert.audio_to_mono(audio)
-    return Emotion(pipe.ready("emotion").encode_emotion(waveform, rate).cpu())
+    return pipe.ready("emotion").encode_emotion(waveform, rate)
 
 
-def emotion_of_label(label: str, intensity: float = 1.0):
-    from ..float_models import Emotion, emotion_label
-
-    return Emotion(emotion_label(label, intensity))
-
-
-def emotion_labels() -> list[str]:
-    from ..float_models import EMOTIONS
-
-    return list(EMOTIONS)
+def emotion_of_label(label: str, intensity: float = 1.0) -> Emotion:
+    return Emotion.of_label(label, intensity)
 
 
 class EncodeImage(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="FloatKitEncodeImage", display_name="FLOAT Encode Portrait", category=sockets.CATEGORY,
-            description="Encodes portraits (a face filling the square frame, e.g. from FLOAT Crop Portrait) into "
-                        "FLOAT's identity: the appearance latent, its feature pyramid and the portrait's own "
-                        "motion. A batch of several portraits gives one identity per portrait.",
-            inputs=[sockets.Pipe.Input("pipe", tooltip="From Load FLOAT Models."),
+        return sockets.schema(
+            "FloatKitEncodeImage", "FLOAT Encode Portrait",
+            "Encodes portraits (a face filling the square frame, e.g. from FLOAT Crop Portrait) into FLOAT's "
+            "identity: the appearance latent, its feature pyramid and the portrait's own motion. A batch of "
+            "several portraits gives one identity per portrait.",
+            inputs=[sockets.pipe_in(),
                     io.Image.Input("image", tooltip="Portrait(s); resized to the model's input size (512).")],
-            outputs=[sockets.Identity.Output("identity", display_name="identity", tooltip="The encoded portrait(s).")],
-        )
+            outputs=[sockets.output(sockets.Identity, "identity", "The encoded portrait(s).")])
 
     @classmethod
     def execute(cls, pipe, image) -> io.NodeOutput:
@@ -62,15 +52,14 @@ class EncodeImage(io.ComfyNode):
 class EncodeAudio(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="FloatKitEncodeAudio", display_name="FLOAT Encode Speech", category=sockets.CATEGORY,
-            description="Turns speech into FLOAT's audio features, one per video frame at 25 fps (wav2vec2 over "
-                        "the whole clip, as in the official code). Any sample rate; channels are averaged.",
-            inputs=[sockets.Pipe.Input("pipe", tooltip="From Load FLOAT Models."),
+        return sockets.schema(
+            "FloatKitEncodeAudio", "FLOAT Encode Speech",
+            "Turns speech into FLOAT's audio features, one per video frame at 25 fps (wav2vec2 over the whole "
+            "clip, as in the official code). Any sample rate; channels are averaged.",
+            inputs=[sockets.pipe_in(),
                     io.Audio.Input("audio", tooltip="The driving speech (a batch gives one clip per item).")],
-            outputs=[sockets.AudioFeatures.Output("audio_features", display_name="audio_features", tooltip="Speech features per video frame."),
-                     io.Int.Output("frames", display_name="frames", tooltip="Number of video frames the speech will drive.")],
-        )
+            outputs=[sockets.output(sockets.AudioFeatures, "audio_features", "Speech features per video frame."),
+                     sockets.output(io.Int, "frames", "Number of video frames the speech will drive.")])
 
     @classmethod
     def execute(cls, pipe, audio) -> io.NodeOutput:
@@ -81,15 +70,13 @@ class EncodeAudio(io.ComfyNode):
 class EmotionFromSpeech(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="FloatKitEmotionFromSpeech", display_name="FLOAT Emotion from Speech",
-            category=sockets.CATEGORY,
-            description="Recognises the emotion in the speech (the speech-emotion classifier, needs the emotion "
-                        "encoder loaded), as the official code does when no emotion is chosen.",
-            inputs=[sockets.Pipe.Input("pipe", tooltip="From Load FLOAT Models, with an emotion encoder."),
+        return sockets.schema(
+            "FloatKitEmotionFromSpeech", "FLOAT Emotion from Speech",
+            "Recognises the emotion in the speech (the speech-emotion classifier, needs the emotion encoder "
+            "loaded), as the official code does when no emotion is chosen.",
+            inputs=[sockets.pipe_in("From Load FLOAT Models, with an emotion encoder."),
                     io.Audio.Input("audio", tooltip="The speech whose emotion drives the face.")],
-            outputs=[sockets.Emotion.Output("emotion", display_name="emotion", tooltip="Probabilities over the 7 emotions, per clip.")],
-        )
+            outputs=[sockets.output(sockets.Emotion, "emotion", "Probabilities over the 7 emotions, per clip.")])
 
     @classmethod
     def execute(cls, pipe, audio) -> io.NodeOutput:
@@ -99,18 +86,16 @@ class EmotionFromSpeech(io.ComfyNode):
 class EmotionFromLabel(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="FloatKitEmotionFromLabel", display_name="FLOAT Emotion from Label",
-            category=sockets.CATEGORY,
-            description="Chooses the emotion instead of recognising it (emotion redirection): a one-hot label "
-                        "scaled by the intensity. Needs no emotion encoder.",
-            inputs=[io.Combo.Input("label", options=emotion_labels(), default="happy",
+        return sockets.schema(
+            "FloatKitEmotionFromLabel", "FLOAT Emotion from Label",
+            "Chooses the emotion instead of recognising it (emotion redirection): a one-hot label scaled by the "
+            "intensity. Needs no emotion encoder.",
+            inputs=[io.Combo.Input("label", options=list(sockets.EMOTION_LABELS), default="happy",
                                    tooltip="The emotion the face should show."),
                     io.Float.Input("intensity", default=1.0, min=0.0, max=2.0, step=0.05,
                                    tooltip="Scale of the one-hot label; 1 = as trained, lower is subtler, "
                                            "above 1 exaggerates (raise e_cfg_scale for a stronger effect).")],
-            outputs=[sockets.Emotion.Output("emotion", display_name="emotion", tooltip="The chosen emotion condition.")],
-        )
+            outputs=[sockets.output(sockets.Emotion, "emotion", "The chosen emotion condition.")])
 
     @classmethod
     def execute(cls, label: str, intensity: float) -> io.NodeOutput:

@@ -120,7 +120,7 @@ def test_unified_file_needs_no_folders(tiny_sd, tiny_files, tmp_path, golden):
     audio = pipe.encode_audio(golden["in.waveform_16k"], 16000)
     assert (audio.features - golden["audio.wa"]).abs().max() < 1e-3
     emotion = pipe.encode_emotion(golden["in.waveform_16k"], 16000)
-    assert (emotion - golden["emotion.we_predicted"]).abs().max() < 1e-5
+    assert (emotion.probabilities - golden["emotion.we_predicted"]).abs().max() < 1e-5
 
 
 def test_safetensors_checkpoint_with_metadata(tiny_sd, tmp_path):

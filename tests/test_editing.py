@@ -12,7 +12,7 @@ import math
 import pytest
 import torch
 
-from float_models import Motion
+from float_models import Emotion, Motion
 from float_models.edit import latent as editing
 from float_models.edit import time as motion_time
 from float_models.edit.emotion_schedule import Segment, build_schedule, constant_schedule, parse_schedule, \
@@ -199,15 +199,15 @@ def test_constant_schedule_reproduces_plain_sampling_bit_for_bit(tiny_pipe, gold
     identity = tiny_pipe.encode_image(golden["in.image"])
     audio = tiny_pipe.encode_audio(golden["in.waveform_16k"][:, :12000], 16000)
     emotion = torch.softmax(torch.arange(7.0)[None], -1)
-    plain = tiny_pipe.sample_motion(identity, audio, emotion, nfe=3)
-    assert torch.equal(tiny_pipe.sample_motion(identity, audio, constant_schedule(emotion, audio.num_frames),
-                                               nfe=3), plain)
+    plain = tiny_pipe.sample_motion(identity, audio, Emotion(emotion), nfe=3).latents
+    assert torch.equal(tiny_pipe.sample_motion(identity, audio, Emotion(constant_schedule(emotion, audio.num_frames)),
+                                               nfe=3).latents, plain)
     # through the text form too: one line covering the whole clip
     text = schedule_from_text("0-: " + " ".join(repr(float(p)) for p in emotion[0]), audio.num_frames, audio.fps,
                               crossfade_seconds=0.4)
-    assert torch.equal(tiny_pipe.sample_motion(identity, audio, text, nfe=3), plain)
+    assert torch.equal(tiny_pipe.sample_motion(identity, audio, Emotion(text), nfe=3).latents, plain)
     happy = schedule_from_text("0-0.2: neutral\n0.2-: happy", audio.num_frames, audio.fps)
-    assert not torch.equal(tiny_pipe.sample_motion(identity, audio, happy, nfe=3), plain)
+    assert not torch.equal(tiny_pipe.sample_motion(identity, audio, Emotion(happy), nfe=3).latents, plain)
 
 
 # ------------------------------------------------------------------ silence
@@ -333,7 +333,7 @@ def test_motion_survives_a_decode_encode_round_trip_in_order_and_sign(tiny_pipe,
     basis = tiny_pipe.basis()
     amplitude = torch.linspace(-0.4, 0.4, 9)  # steps of 0.1; a = 0 in the middle: the portrait's own pose
     truth = identity.motion + amplitude[:, None] * basis[:, 0]
-    frames = tiny_pipe.decode(identity, truth[None], batch_size=9)[0]
+    frames = tiny_pipe.decode(identity, Motion(truth[None], 25.0, identity.motion), batch_size=9)[0]
     encoded = motion_from_video(tiny_pipe, frames, identity.motion, mode="relative", batch_size=9).latents[0]
     change = encoded - encoded[4]
     up, down = change[5], change[3]  # a = +0.1 and -0.1

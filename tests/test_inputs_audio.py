@@ -67,5 +67,5 @@ def test_silence_and_very_short_clips_run_through_the_pipeline(tiny_pipe):
     assert tiny_pipe.encode_audio(silence, 16000).num_frames == 25
     blip = torch.randn(1, 100)  # 6 ms: under one video frame and under one wav2vec2 frame
     assert tiny_pipe.encode_audio(blip, 16000).num_frames == 1
-    probabilities = tiny_pipe.encode_emotion(blip, 16000)
+    probabilities = tiny_pipe.encode_emotion(blip, 16000).probabilities
     assert probabilities.shape == (1, 7) and torch.allclose(probabilities.sum(), torch.tensor(1.0))

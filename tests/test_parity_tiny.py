@@ -6,10 +6,12 @@ Tolerances come from the fixture's README: a faithful float32 implementation sta
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
-from float_models import emotion_label
+from float_models import Emotion
 from tiny_weights import fixture
 
 FEATURE_TOL = 1e-3
@@ -61,7 +63,8 @@ def test_audio_features(audio, golden):
 
 
 def test_speech_emotion(tiny_pipe, golden):
-    close(tiny_pipe.encode_emotion(golden["in.waveform_16k"], 16000), golden["emotion.we_predicted"], tol=1e-5)
+    close(tiny_pipe.encode_emotion(golden["in.waveform_16k"], 16000).probabilities, golden["emotion.we_predicted"],
+          tol=1e-5)
 
 
 def test_seeded_noise(golden):
@@ -76,16 +79,17 @@ def test_motion_and_frames(run, tiny_pipe, identity, audio, golden):
     if settings["emo"] is None:
         emotion = tiny_pipe.encode_emotion(golden["in.waveform_16k"], 16000)
     else:
-        emotion = emotion_label(settings["emo"])
+        emotion = Emotion.of_label(settings["emo"])
     steps = []
     motion = tiny_pipe.sample_motion(identity, audio, emotion, a_cfg_scale=settings["a_cfg_scale"],
                                      e_cfg_scale=settings["e_cfg_scale"], r_cfg_scale=settings["r_cfg_scale"],
                                      nfe=fixture()["nfe"], seed=fixture()["seed"],
                                      callback=lambda done, total: steps.append((done, total)))
     assert steps[-1] == (18, 18) and len(steps) == 18  # 2 windows x 9 Euler steps
-    close(motion, golden[f"{run}.motion"])
+    assert motion.fps == 25.0 and torch.equal(motion.reference, identity.motion)
+    close(motion.latents, golden[f"{run}.motion"])
     index = golden[f"{run}.frame_index"].long()
-    frames = tiny_pipe.decode(identity, motion[:, index])[0]
+    frames = tiny_pipe.decode(identity, dataclasses.replace(motion, latents=motion.latents[:, index]))[0]
     wanted = golden[f"{run}.frames"].float()
     diff = (frames - wanted).abs()
     assert diff.max().item() <= 5e-2 and diff.mean().item() <= 5e-3, (diff.max().item(), diff.mean().item())

@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from float_models import Motion
 from float_models.nets.audio_encoder import frame_hidden_states, plan_windows, seam_weights, windowed_audio_features
 from float_models.nets.motion_decoder import warp
 from float_models.nets.stylegan2_layers import ModulatedConv2d, use_weight_modulation
@@ -118,9 +119,9 @@ def test_short_clips_keep_the_official_path(tiny_pipe, golden):
     assert torch.equal(tiny_pipe.encode_audio(wave, 16000, window_seconds=3.2).features, official)
     windowed = tiny_pipe.encode_audio(wave, 16000, window_seconds=1.0).features
     assert windowed.shape == official.shape and not torch.equal(windowed, official)
-    emotion = tiny_pipe.encode_emotion(wave, 16000, window_seconds=None)
-    assert torch.equal(tiny_pipe.encode_emotion(wave, 16000, window_seconds=3.2), emotion)
-    split = tiny_pipe.encode_emotion(wave, 16000, window_seconds=1.0)
+    emotion = tiny_pipe.encode_emotion(wave, 16000, window_seconds=None).probabilities
+    assert torch.equal(tiny_pipe.encode_emotion(wave, 16000, window_seconds=3.2).probabilities, emotion)
+    split = tiny_pipe.encode_emotion(wave, 16000, window_seconds=1.0).probabilities
     assert split.shape == emotion.shape and torch.allclose(split.sum(-1), torch.ones(1))
     assert (split - emotion).abs().max().item() < 0.05
     with pytest.raises(ValueError, match="window_seconds"):
@@ -153,7 +154,7 @@ def test_available_host_memory_is_positive():
 def test_decode_batches_rejects_bad_batch_size(tiny_pipe, golden):
     identity = tiny_pipe.encode_image(golden["in.image"])
     with pytest.raises(ValueError, match="batch_size"):
-        next(tiny_pipe.decode_batches(identity, identity.motion[:, None], 0))
+        next(tiny_pipe.decode_batches(identity, Motion(identity.motion[:, None], 25.0, identity.motion), 0))
 
 
 def test_decoder_runs_with_weights_loaded_in_inference_mode(tiny_files, golden):
@@ -163,7 +164,7 @@ def test_decoder_runs_with_weights_loaded_in_inference_mode(tiny_files, golden):
     with torch.inference_mode():
         pipe = load_pipeline(tiny_files.checkpoint, tiny_files.audio_encoder, None, device="cpu")
     identity = pipe.encode_image(golden["in.image"])
-    frames = pipe.decode(identity, golden["default.motion"][:, :2])
+    frames = pipe.decode(identity, Motion(golden["default.motion"][:, :2], 25.0, identity.motion))
     assert frames.shape == (1, 2, 3, 64, 64) and torch.isfinite(frames).all()
 
 

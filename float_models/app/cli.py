@@ -198,9 +198,8 @@ def render(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from .. import load_pipeline
+    from .. import Emotion, load_pipeline
     from .download import locate_models
-    from ..nets.emotion_encoder import emotion_label
     from .video import VideoWriter, frames_to_uint8, mix_to_mono, read_audio, read_image
 
     timer = _Timer()
@@ -219,7 +218,7 @@ def render(args: argparse.Namespace) -> int:
     _say(f"loading FLOAT on {device} ({str(dtype).replace('torch.', '')})\n{paths.describe()}", args.quiet)
     pipe = load_pipeline(paths.checkpoint, paths.audio_encoder,
                          paths.emotion_encoder if args.emotion == FROM_SPEECH else None,
-                         device=device, dtype=dtype)
+                         device=device, dtype=dtype, with_emotion=args.emotion == FROM_SPEECH)
     t = timer.stage("load models", t)
 
     portrait = torch.from_numpy(image).permute(2, 0, 1)[None].float()
@@ -228,9 +227,9 @@ def render(args: argparse.Namespace) -> int:
     identity = pipe.encode_image(portrait)
     audio = pipe.encode_audio(speech, rate)
     if args.emotion == FROM_SPEECH:
-        emotion = pipe.encode_emotion(speech, rate).cpu() * args.intensity
+        emotion = pipe.encode_emotion(speech, rate).scaled(args.intensity)
     else:
-        emotion = emotion_label(args.emotion, args.intensity)
+        emotion = Emotion.of_label(args.emotion, args.intensity)
     t = timer.stage("encode", t)
 
     bar = Progress("sample", "steps", args.quiet)
@@ -240,7 +239,7 @@ def render(args: argparse.Namespace) -> int:
     bar.close()
     t = timer.stage("sample motion", t)
 
-    frames_total, side, fps = motion.shape[1], pipe.config.input_size, pipe.config.fps
+    frames_total, side, fps = motion.num_frames, pipe.config.input_size, motion.fps
     output.parent.mkdir(parents=True, exist_ok=True)
     bar = Progress("decode", "frames", args.quiet)
     with VideoWriter(output, fps, side, side, audio=(waveform, rate), crf=args.crf) as video:

@@ -9,7 +9,8 @@
   saved by the official code (blur kernels, the attention mask) are recomputed and ignored.
 * HuggingFace folders: `config.json` plus `model.safetensors` or `pytorch_model.bin`
   (possibly sharded). When only weights are at hand, the configs shipped in
-  `tower_configs/` describe the two official towers.
+  `tower_configs/` describe the two official towers. A tower folder given explicitly is used
+  even when the FLOAT file holds that tower too (see `tower_sources`).
 Every failure names the file and the problem, and says what to do.
 """
 
@@ -55,22 +56,29 @@ class FloatWeights:
     metadata: dict[str, str]
 
 
-def read_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """All tensors of a weights file (and safetensors metadata), unwrapped and de-prefixed."""
+def read_tensors(path: str | Path, skip: tuple[str, ...] = ()) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """All tensors of a weights file (and safetensors metadata), unwrapped and de-prefixed.
+
+    skip: name prefixes not to read, where the format allows it (safetensors reads tensor by
+    tensor; a pickle is read whole and the skipped tensors are dropped after)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file")
     if path.suffix.lower() in SAFETENSORS_SUFFIXES:
-        tensors, metadata = _read_safetensors(path)
+        tensors, metadata = _read_safetensors(path, skip)
     else:
         tensors, metadata = _read_pickle(path), {}
-    return _strip_module_prefix(tensors), metadata
+    tensors = _strip_module_prefix(tensors)
+    return {k: v for k, v in tensors.items() if not k.startswith(skip)} if skip else tensors, metadata
 
 
-def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+def _read_safetensors(path: Path, skip: tuple[str, ...] = ()) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    def wanted(key: str) -> bool:
+        return not skip or not key.removeprefix("module.").startswith(skip)
+
     try:
         with safe_open(str(path), framework="pt") as f:
-            return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})
+            return {k: f.get_tensor(k) for k in f.keys() if wanted(k)}, dict(f.metadata() or {})
     except (SafetensorError, OSError, ValueError) as err:
         raise CheckpointError(f"{path}: not a readable safetensors file ({err}); it is probably truncated "
                               "or corrupt: download it again") from None
@@ -179,10 +187,13 @@ def assign_weights(model: torch.nn.Module, tensors: Mapping[str, torch.Tensor], 
 
 
 def load_float_model(path: str | Path, config: FloatConfig | None = None, device: torch.device | str = "cpu",
-                     dtype: torch.dtype = torch.float32) -> tuple[FloatModel, FloatWeights]:
-    """Build FLOAT's own networks from a checkpoint; also returns any tower weights it holds."""
+                     dtype: torch.dtype = torch.float32,
+                     skip_towers: tuple[str, ...] = ()) -> tuple[FloatModel, FloatWeights]:
+    """Build FLOAT's own networks from a checkpoint; also returns the tower weights it holds,
+    except those of `skip_towers` ("audio", "emotion"), which are not read."""
     path = Path(path)
-    weights = split_float_weights(*read_tensors(path))
+    prefixes = {"audio": AUDIO_TOWER_PREFIX, "emotion": EMOTION_PREFIX}
+    weights = split_float_weights(*read_tensors(path, tuple(prefixes[t] for t in skip_towers)))
     config = resolve_config(weights, path, config)
     with torch.device("meta"):
         model = FloatModel(config)
@@ -192,8 +203,8 @@ def load_float_model(path: str | Path, config: FloatConfig | None = None, device
 
 # ---------------------------------------------------------------- HuggingFace towers
 
-def read_hf_folder(folder: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """config.json and the weights of a HuggingFace model folder."""
+def read_hf_config(folder: str | Path) -> dict[str, Any]:
+    """config.json of a HuggingFace model folder (the weights are not touched)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise CheckpointError(f"{folder}: no such folder")
@@ -202,10 +213,15 @@ def read_hf_folder(folder: str | Path) -> tuple[dict[str, Any], dict[str, torch.
         raise CheckpointError(f"{folder}: no config.json; a HuggingFace model folder needs its config.json "
                               "beside the weights (download the whole folder)")
     try:
-        config = json.loads(config_file.read_text())
+        return json.loads(config_file.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise CheckpointError(f"{config_file}: not valid JSON ({err})") from None
-    return config, _read_hf_weights(folder)
+
+
+def read_hf_folder(folder: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """config.json and the weights of a HuggingFace model folder."""
+    config = read_hf_config(folder)
+    return config, _read_hf_weights(Path(folder))
 
 
 def _read_hf_weights(folder: Path) -> dict[str, torch.Tensor]:
@@ -274,17 +290,14 @@ def tower_sources(folder: str | Path | None, embedded: Mapping[str, torch.Tensor
                   what: str) -> tuple[dict[str, Any], dict[str, torch.Tensor], str]:
     """Config, weights and a description of where they came from, for one tower.
 
-    Weights found inside the FLOAT file win; otherwise the folder's. The folder's config.json
-    is used when present, else the shipped one.
+    A folder the caller names wins: it is an explicit choice, while towers inside the FLOAT
+    file are only what that file happens to hold (`load_pipeline` does not even read them then).
+    Without a folder the checkpoint's own tower is used, with the shipped config.
     """
+    if folder is not None:
+        config, tensors = read_hf_folder(folder)
+        return config, tensors, str(folder)
     if embedded:
-        config = shipped_tower_config(default_config)
-        if folder is not None and (Path(folder) / "config.json").is_file():
-            config = read_hf_folder(folder)[0]
-        return config, dict(embedded), f"{what} (inside the FLOAT checkpoint)"
-    if folder is None:
-        raise CheckpointError(f"no {what}: give its HuggingFace folder ({default_config}) or use a FLOAT "
-                              "checkpoint that contains it")
-    config, tensors = read_hf_folder(folder)
-    return config, tensors, str(folder)
-
+        return shipped_tower_config(default_config), dict(embedded), f"{what} (inside the FLOAT checkpoint)"
+    raise CheckpointError(f"no {what}: give its HuggingFace folder ({default_config}) or use a FLOAT "
+                          "checkpoint that contains it")
