@@ -21,15 +21,14 @@ import comfy.model_patcher
 import comfy.utils
 import folder_paths
 
+from ..float_models.app.download import download_sources
+
 FOLDER = "float"
 CHECKPOINT_EXTENSIONS = (".pth", ".safetensors")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-DOWNLOADS = ("float.pth: HuggingFace yuvraj108c/float (or the single-file FLOAT.safetensors of set-soft/float); "
-             "audio encoder folder wav2vec2-base-960h: HuggingFace facebook/wav2vec2-base-960h; "
-             "emotion encoder folder wav2vec-english-speech-emotion-recognition: HuggingFace "
-             "r-f/wav2vec-english-speech-emotion-recognition")
+DOWNLOADS = download_sources()  # the library's table of model files is the one source of names and repos
 
 log = logging.getLogger(__name__)
 

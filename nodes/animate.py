@@ -39,28 +39,28 @@ def check_output_fits(pipe, audio, clips: int = 1) -> None:
 class Animate(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="FloatKitAnimate", display_name="FLOAT Animate Portrait", category=sockets.CATEGORY,
-            description="Makes the portrait speak: crops the face, encodes portrait and speech, samples the "
-                        "motion and decodes the frames. Connect images, audio and fps to Create Video (then Save "
-                        "Video) or to Video Combine. The separate FLOAT nodes do the same steps one by one.",
-            inputs=[sockets.Pipe.Input("pipe", tooltip="From Load FLOAT Models."),
+        return sockets.schema(
+            "FloatKitAnimate", "FLOAT Animate Portrait",
+            "Makes the portrait speak: crops the face, encodes portrait and speech, samples the motion and decodes "
+            "the frames. Connect images, audio and fps to Create Video (then Save Video) or to Video Combine. The "
+            "separate FLOAT nodes do the same steps one by one.",
+            inputs=[sockets.pipe_in(),
                     io.Image.Input("image", tooltip="A photo with a face (or several, one clip each)."),
                     io.Audio.Input("audio", tooltip="The speech to lip-sync (any sample rate)."),
-                    io.Combo.Input("emotion", options=[encode.FROM_SPEECH] + encode.emotion_labels(),
+                    io.Combo.Input("emotion", options=[encode.FROM_SPEECH, *sockets.EMOTION_LABELS],
                                    default=encode.FROM_SPEECH,
                                    tooltip="'from speech' recognises it (needs the emotion encoder); a label "
                                            "redirects it."),
                     io.Boolean.Input("face_crop", default=True,
                                      tooltip="Find and crop the face first; turn off for ready 512x512 portraits."),
-                    *sample.guidance_inputs(),
+                    *sockets.guidance_inputs(),
                     sockets.Emotion.Input("emotion_override", optional=True,
                                           tooltip="Optional: an emotion from the emotion nodes (e.g. a label with "
                                                   "an intensity); replaces the emotion choice.")],
-            outputs=[io.Image.Output("images", display_name="images", tooltip="The talking frames, values in [0, 1]."),
-                     io.Audio.Output("trimmed_audio", display_name="audio", tooltip="The speech cut to the length of the frames."),
-                     io.Float.Output("fps", display_name="fps", tooltip="Frame rate of the frames (25).")],
-        )
+            outputs=[sockets.output(io.Image, "images", "The talking frames, values in [0, 1]."),
+                     sockets.output(io.Audio, "trimmed_audio", "The speech cut to the length of the frames.",
+                                    display_name="audio"),
+                     sockets.output(io.Float, "fps", "Frame rate of the frames (25).")])
 
     @classmethod
     def execute(cls, pipe, image, audio, emotion: str, face_crop: bool, a_cfg_scale: float, e_cfg_scale: float,

@@ -7,6 +7,7 @@ import logging
 
 from comfy_api.latest import io
 
+from ..float_models.app.face_crop import NoFaceError, crop_portrait  # loads OpenCV only when it crops
 from . import convert, sockets
 
 FACE = "face crop"
@@ -18,8 +19,6 @@ def crop_of(image, mode: str = FACE, margin: float = 1.6, size: int = 512):
     """IMAGE -> (IMAGE of square crops, tuple of CropBox, one per picture; None for "no crop")."""
     if mode == NO_CROP:
         return image, tuple(None for _ in range(image.shape[0]))
-    from ..float_models.app.face_crop import NoFaceError, crop_portrait
-
     crops, boxes = [], []
     for index, picture in enumerate(convert.image_to_uint8(image)):
         try:
@@ -28,7 +27,7 @@ def crop_of(image, mode: str = FACE, margin: float = 1.6, size: int = 512):
             raise NoFaceError(f"picture {index} of the batch: {err}. If the picture is already a portrait "
                               f"(the face centred and filling the square), choose '{NO_CROP}'.") from None
         if len(info.faces) > 1:  # said, not silent: the user may have meant another face
-            log.warning("FLOAT Crop Portrait: picture %d of the batch: %s", index, info.message.split(" Set face_index")[0])
+            log.warning("FLOAT Crop Portrait: picture %d of the batch: %s", index, info.message)
         crops.append(crop)
         boxes.append(box)
     return convert.pictures_to_image(crops), tuple(boxes)
@@ -37,10 +36,10 @@ def crop_of(image, mode: str = FACE, margin: float = 1.6, size: int = 512):
 class CropPortrait(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="FloatKitCropPortrait", display_name="FLOAT Crop Portrait", category=sockets.CATEGORY,
-            description="Finds the face and crops a square portrait around it (offline OpenCV detector), the way "
-                        "FLOAT was trained. Choose 'no crop' for pictures that already are such portraits.",
+        return sockets.schema(
+            "FloatKitCropPortrait", "FLOAT Crop Portrait",
+            "Finds the face and crops a square portrait around it (offline OpenCV detector), the way FLOAT was "
+            "trained. Choose 'no crop' for pictures that already are such portraits.",
             inputs=[io.Image.Input("image", tooltip="Photo(s) with one face each; the largest face is used."),
                     io.Combo.Input("mode", options=[FACE, NO_CROP], default=FACE,
                                    tooltip="'face crop' finds the face; 'no crop' passes the picture through."),
@@ -48,10 +47,9 @@ class CropPortrait(io.ComfyNode):
                                    tooltip="Square side as a multiple of the face size (official 1.6)."),
                     io.Int.Input("size", default=512, min=64, max=2048, step=8,
                                  tooltip="Side of the cropped square in pixels (FLOAT works at 512).")],
-            outputs=[io.Image.Output("portrait", display_name="portrait", tooltip="The square portrait(s)."),
-                     sockets.CropBox.Output("crop_box", display_name="crop_box", tooltip="Where each crop came from in the photo (for "
-                                                                "pasting the animation back); None with 'no crop'.")],
-        )
+            outputs=[sockets.output(io.Image, "portrait", "The square portrait(s)."),
+                     sockets.output(sockets.CropBox, "crop_box", "Where each crop came from in the photo (for "
+                                                                 "pasting the animation back); None with 'no crop'.")])
 
     @classmethod
     def execute(cls, image, mode: str, margin: float, size: int) -> io.NodeOutput:

@@ -10,26 +10,22 @@ from comfy_api.latest import io, ui
 
 import folder_paths
 
+from ..float_models.edit.files import load_motion, save_motion
+from ..float_models.edit.from_video import MODES, motion_from_video
 from . import _comfy, convert, sockets
-from .edit import CATEGORY, PIPE_IN
+
+CATEGORY = sockets.EDIT_CATEGORY
 
 MOTION_SUBFOLDER = "motion"
 EXTENSION = ".safetensors"
 
 
-def modes() -> list[str]:
-    from ..float_models.edit.from_video import MODES
-
-    return list(MODES)
-
-
 def direction_weight(pipe):
-    return pipe.pipeline.model.motion_autoencoder.dec.direction.weight
+    """The loaded model's motion basis weight, which motion files record and are checked against."""
+    return pipe.pipeline.direction_weight
 
 
 def motion_of_video(pipe, images, identity=None, mode: str = "relative", fps: float = 25.0, batch_size: int = 8):
-    from ..float_models.edit.from_video import motion_from_video
-
     frames = convert.image_to_portraits(images)
     reference = None if identity is None else identity.motion
     return motion_from_video(pipe.ready("float"), frames, reference, fps, mode, batch_size, _comfy.progress())
@@ -38,17 +34,16 @@ def motion_of_video(pipe, images, identity=None, mode: str = "relative", fps: fl
 class MotionFromVideo(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="FloatKitMotionFromVideo", display_name="FLOAT Motion From Video", category=CATEGORY,
-            description="Reads the head and face motion of a driving video, frame by frame, with FLOAT's motion "
-                        "encoder, so the portrait can copy it (instead of motion sampled from speech). Crop the "
-                        "video's face like the portrait's for best results.",
-            inputs=[sockets.Pipe.Input("pipe", tooltip="From Load FLOAT Models."),
+        return sockets.schema(
+            "FloatKitMotionFromVideo", "FLOAT Motion From Video",
+            "Reads the head and face motion of a driving video, frame by frame, with FLOAT's motion encoder, so the "
+            "portrait can copy it (instead of motion sampled from speech). Crop the video's face like the "
+            "portrait's for best results.",
+            inputs=[sockets.pipe_in(),
                     io.Image.Input("images", tooltip="Frames of the driving video (e.g. from Load Video)."),
-                    sockets.Identity.Input("identity", optional=True,
-                                           tooltip="From FLOAT Encode Portrait: the portrait to drive; 'relative' "
-                                                   "starts from its pose. Without it, the first frame's pose."),
-                    io.Combo.Input("mode", options=modes(), default="relative",
+                    sockets.identity_in("From FLOAT Encode Portrait: the portrait to drive; 'relative' starts from "
+                                        "its pose. Without it, the first frame's pose.", optional=True),
+                    io.Combo.Input("mode", options=list(MODES), default="relative",
                                    tooltip="'relative': the portrait keeps its own pose and follows the video's "
                                            "changes; 'absolute': it takes the video's poses as they are."),
                     io.Float.Input("fps", default=25.0, min=1.0, max=120.0, step=1.0,
@@ -56,8 +51,8 @@ class MotionFromVideo(io.ComfyNode):
                                            "convert)."),
                     io.Int.Input("batch_size", default=8, min=1, max=256,
                                  tooltip="Frames encoded at once; lower it if memory runs out.")],
-            outputs=[sockets.Motion.Output("motion", display_name="motion",
-                                           tooltip="One motion latent per video frame, for Decode or the edits.")])
+            outputs=[sockets.output(sockets.Motion, "motion", "One motion latent per video frame, for Decode or the "
+                                                              "edits.")], category=CATEGORY)
 
     @classmethod
     def execute(cls, pipe, images, mode: str, fps: float, batch_size: int, identity=None) -> io.NodeOutput:
@@ -66,8 +61,6 @@ class MotionFromVideo(io.ComfyNode):
 
 def save_to_output(pipe, motion, filename_prefix: str) -> tuple[str, str]:
     """Write the motion under ComfyUI's output folder -> (file name, subfolder)."""
-    from ..float_models.edit.files import save_motion
-
     folder, name, counter, subfolder, _ = folder_paths.get_save_image_path(
         filename_prefix, folder_paths.get_output_directory())
     filename = f"{name}_{counter:05}_{EXTENSION}"
@@ -78,15 +71,15 @@ def save_to_output(pipe, motion, filename_prefix: str) -> tuple[str, str]:
 class SaveMotion(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="FloatKitSaveMotion", display_name="FLOAT Save Motion", category=CATEGORY,
-            description="Saves the motion to ComfyUI's output folder (safetensors with fps, frame count and the "
-                        "model's basis fingerprint), to reuse later with Load Motion.",
-            inputs=[sockets.Pipe.Input("pipe", tooltip="The model that made the motion (its basis is recorded)."),
-                    sockets.Motion.Input("motion", tooltip="The motion to keep."),
+        return sockets.schema(
+            "FloatKitSaveMotion", "FLOAT Save Motion",
+            "Saves the motion to ComfyUI's output folder (safetensors with fps, frame count and the model's basis "
+            "fingerprint), to reuse later with Load Motion.",
+            inputs=[sockets.pipe_in("The model that made the motion (its basis is recorded)."),
+                    sockets.motion_in(tooltip="The motion to keep."),
                     io.String.Input("filename_prefix", default=f"{MOTION_SUBFOLDER}/FloatKit",
                                     tooltip="File name start, may include subfolders of the output folder.")],
-            outputs=[], is_output_node=True)
+            outputs=[], category=CATEGORY, is_output_node=True)
 
     @classmethod
     def execute(cls, pipe, motion, filename_prefix: str) -> io.NodeOutput:
@@ -120,22 +113,20 @@ def motion_file_path(name: str) -> str:
 
 
 def load_from_file(pipe, name: str):
-    from ..float_models.edit.files import load_motion
-
     return load_motion(motion_file_path(name), direction_weight(pipe))
 
 
 class LoadMotion(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="FloatKitLoadMotion", display_name="FLOAT Load Motion", category=CATEGORY,
-            description="Loads a motion saved by Save Motion (from the input folder, or the output folder's "
-                        "motion/ files marked [output]). Motion made by a different model is refused.",
-            inputs=[sockets.Pipe.Input("pipe", tooltip="The loaded model; it must be the one that made the motion."),
+        return sockets.schema(
+            "FloatKitLoadMotion", "FLOAT Load Motion",
+            "Loads a motion saved by Save Motion (from the input folder, or the output folder's motion/ files "
+            "marked [output]). Motion made by a different model is refused.",
+            inputs=[sockets.pipe_in("The loaded model; it must be the one that made the motion."),
                     io.Combo.Input("motion_file", options=motion_file_names(),
                                    tooltip="A FloatKit motion .safetensors.")],
-            outputs=[sockets.Motion.Output("motion", display_name="motion", tooltip="The saved motion.")])
+            outputs=[sockets.output(sockets.Motion, "motion", "The saved motion.")], category=CATEGORY)
 
     @classmethod
     def validate_inputs(cls, motion_file: str) -> bool | str:

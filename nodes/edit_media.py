@@ -3,26 +3,22 @@ resting the face where the speech is silent, and pasting the animated crop back 
 
 from __future__ import annotations
 
+import torch
 from comfy_api.latest import io
 
+from ..float_models import Emotion
+from ..float_models.edit.emotion_schedule import emotion_vector, schedule_from_text
+from ..float_models.edit.paste_back import paste_back
+from ..float_models.edit.silence import rest_on_silence
 from . import _comfy, convert, sockets
-from .edit import CATEGORY, MOTION_IN, _out
 
+CATEGORY = sockets.EDIT_CATEGORY
 SCHEDULE_EXAMPLE = "0-2: neutral\n2-4: happy\n4-: surprise 0.8"
-
-
-def emotion_labels() -> list[str]:
-    from ..float_models import EMOTIONS
-
-    return list(EMOTIONS)
 
 
 def schedule_of(schedule: str, frames: int, fps: float, default: str = "neutral", crossfade: float = 0.0,
                 base=None, audio_features=None):
     """-> float_models.Emotion with per-frame probabilities (B, T, 7)."""
-    from ..float_models import Emotion
-    from ..float_models.edit.emotion_schedule import emotion_vector, schedule_from_text
-
     if audio_features is not None:
         frames, fps = audio_features.num_frames, audio_features.fps
     if base is not None and base.per_frame:
@@ -35,16 +31,15 @@ def schedule_of(schedule: str, frames: int, fps: float, default: str = "neutral"
 class EmotionSchedule(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="FloatKitEmotionSchedule", display_name="FLOAT Emotion Schedule", category=CATEGORY,
-            description="Changes the emotion over time: one line per time range, 'start-end: emotion' in seconds, "
-                        "e.g. '0-2: neutral', '2-: happy 0.8' or seven probabilities. Feed it to Sample Motion "
-                        "as the emotion.",
+        return sockets.schema(
+            "FloatKitEmotionSchedule", "FLOAT Emotion Schedule",
+            "Changes the emotion over time: one line per time range, 'start-end: emotion' in seconds, e.g. '0-2: "
+            "neutral', '2-: happy 0.8' or seven probabilities. Feed it to Sample Motion as the emotion.",
             inputs=[io.String.Input("schedule", multiline=True, default=SCHEDULE_EXAMPLE,
                                     tooltip="Lines 'start-end: label [intensity]' or 'start-end: p1 ... p7' "
                                             "(angry disgust fear happy neutral sad surprise); an open end runs "
                                             "to the end; later lines win where ranges overlap."),
-                    io.Combo.Input("default_emotion", options=emotion_labels(), default="neutral",
+                    io.Combo.Input("default_emotion", options=list(sockets.EMOTION_LABELS), default="neutral",
                                    tooltip="Emotion for times no line covers (unless base is connected)."),
                     io.Float.Input("crossfade", default=0.4, min=0.0, max=10.0, step=0.04,
                                    tooltip="Seconds over which one emotion blends into the next (0 = hard cut)."),
@@ -57,8 +52,8 @@ class EmotionSchedule(io.ComfyNode):
                                                 tooltip="From FLOAT Encode Speech: sets the length to the speech."),
                     sockets.Emotion.Input("base", optional=True,
                                           tooltip="Optional emotion for uncovered times, e.g. Emotion from Speech.")],
-            outputs=[sockets.Emotion.Output("emotion", display_name="emotion",
-                                            tooltip="Per-frame emotion probabilities for Sample Motion.")])
+            outputs=[sockets.output(sockets.Emotion, "emotion", "Per-frame emotion probabilities for Sample Motion.")],
+            category=CATEGORY)
 
     @classmethod
     def execute(cls, schedule: str, default_emotion: str, crossfade: float, frames: int, fps: float,
@@ -69,11 +64,11 @@ class EmotionSchedule(io.ComfyNode):
 class RestOnSilence(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="FloatKitRestOnSilence", display_name="FLOAT Rest On Silence", category=CATEGORY,
-            description="Where the speech is silent, eases the face back to the portrait's own pose so the mouth "
-                        "rests instead of moving on breath or noise. Speech frames stay exactly as they are.",
-            inputs=[sockets.Motion.Input("motion", tooltip=MOTION_IN),
+        return sockets.schema(
+            "FloatKitRestOnSilence", "FLOAT Rest On Silence",
+            "Where the speech is silent, eases the face back to the portrait's own pose so the mouth rests instead "
+            "of moving on breath or noise. Speech frames stay exactly as they are.",
+            inputs=[sockets.motion_in(),
                     io.Audio.Input("audio", tooltip="The speech the motion was made from (same start)."),
                     io.Float.Input("threshold_db", default=-40.0, min=-100.0, max=0.0, step=1.0,
                                    tooltip="Frames quieter than this (RMS in dBFS) count as silence; raise it "
@@ -84,13 +79,11 @@ class RestOnSilence(io.ComfyNode):
                                  tooltip="Shorter silences (pauses between words) are left alone."),
                     io.Float.Input("strength", default=1.0, min=0.0, max=1.0, step=0.05,
                                    tooltip="How far to ease toward rest: 1 = fully, 0 = unchanged.")],
-            outputs=[_out()])
+            outputs=[sockets.edited_motion_out()], category=CATEGORY)
 
     @classmethod
     def execute(cls, motion, audio, threshold_db: float, fade_frames: int, min_silence_frames: int,
                 strength: float) -> io.NodeOutput:
-        from ..float_models.edit.silence import rest_on_silence
-
         waveform, rate = convert.audio_to_mono(audio)
         return io.NodeOutput(rest_on_silence(motion, waveform, rate, threshold_db, fade_frames, min_silence_frames,
                                              strength))
@@ -98,10 +91,6 @@ class RestOnSilence(io.ComfyNode):
 
 def paste_frames(images, original, crop_box, feather: int = 16):
     """IMAGE of animated crops (clips back to back) + the photo(s) + CropBox per clip -> IMAGE in full size."""
-    import torch
-
-    from ..float_models.edit.paste_back import paste_back
-
     boxes = tuple(crop_box) if isinstance(crop_box, (tuple, list)) else (crop_box,)
     if not boxes or any(box is None for box in boxes):
         raise ValueError("no crop box: FLOAT Crop Portrait ran with 'no crop'. Choose 'face crop' there, or "
@@ -124,17 +113,17 @@ def paste_frames(images, original, crop_box, feather: int = 16):
 class PasteBack(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="FloatKitPasteBack", display_name="FLOAT Paste Back", category=CATEGORY,
-            description="Puts the animated portrait back into the full photo, where Crop Portrait cut it out, "
-                        "with soft edges. Outside the crop the photo stays as it was.",
+        return sockets.schema(
+            "FloatKitPasteBack", "FLOAT Paste Back",
+            "Puts the animated portrait back into the full photo, where Crop Portrait cut it out, with soft edges. "
+            "Outside the crop the photo stays as it was.",
             inputs=[io.Image.Input("images", tooltip="Animated frames from FLOAT Decode Motion."),
                     io.Image.Input("original", tooltip="The photo that went into FLOAT Crop Portrait."),
                     sockets.CropBox.Input("crop_box", tooltip="From FLOAT Crop Portrait (mode 'face crop')."),
                     io.Int.Input("feather", default=16, min=0, max=256,
                                  tooltip="Width in pixels of the soft blend at the crop's edges; 0 = hard edge.")],
-            outputs=[io.Image.Output("pasted", display_name="images",
-                                     tooltip="Full-size frames of the photo with the animated face.")])
+            outputs=[sockets.output(io.Image, "pasted", "Full-size frames of the photo with the animated face.",
+                                    display_name="images")], category=CATEGORY)
 
     @classmethod
     def execute(cls, images, original, crop_box, feather: int) -> io.NodeOutput:

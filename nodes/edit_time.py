@@ -5,26 +5,21 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
+from ..float_models.edit.time import LOOP_MODES, change_speed, concat, loop, trim, trim_seconds
 from . import sockets
-from .edit import CATEGORY, MOTION_IN, _out
 
 UNITS = ("seconds", "frames")
-
-
-def loop_modes() -> list[str]:
-    from ..float_models.edit.time import LOOP_MODES
-
-    return list(LOOP_MODES)
+CATEGORY = sockets.EDIT_CATEGORY
 
 
 class MotionTrim(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="FloatKitMotionTrim", display_name="FLOAT Motion Trim", category=CATEGORY,
-            description="Keeps a part of the motion, from start to end (in seconds or frames). Trim the speech "
-                        "the same way if you add it to the video.",
-            inputs=[sockets.Motion.Input("motion", tooltip=MOTION_IN),
+        return sockets.schema(
+            "FloatKitMotionTrim", "FLOAT Motion Trim",
+            "Keeps a part of the motion, from start to end (in seconds or frames). Trim the speech the same way if "
+            "you add it to the video.",
+            inputs=[sockets.motion_in(),
                     io.Float.Input("start", default=0.0, min=0.0, max=100000.0, step=0.04,
                                    tooltip="First kept moment (included)."),
                     io.Float.Input("end", default=0.0, min=0.0, max=100000.0, step=0.04,
@@ -32,12 +27,10 @@ class MotionTrim(io.ComfyNode):
                     io.Combo.Input("unit", options=list(UNITS), default="seconds",
                                    tooltip="Whether start and end are seconds or frame numbers (25 frames per "
                                            "second).")],
-            outputs=[_out()])
+            outputs=[sockets.edited_motion_out()], category=CATEGORY)
 
     @classmethod
     def execute(cls, motion, start: float, end: float, unit: str) -> io.NodeOutput:
-        from ..float_models.edit.time import trim, trim_seconds
-
         if unit == "frames":
             return io.NodeOutput(trim(motion, int(start), int(end) or None))
         return io.NodeOutput(trim_seconds(motion, start, end or None))
@@ -46,61 +39,54 @@ class MotionTrim(io.ComfyNode):
 class MotionConcat(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="FloatKitMotionConcat", display_name="FLOAT Motion Concat", category=CATEGORY,
-            description="Plays motions one after another (same frame rate needed). Smooth the result a little "
-                        "to soften the joins.",
-            inputs=[sockets.Motion.Input("motion_a", tooltip="Plays first (its portrait pose is kept)."),
-                    sockets.Motion.Input("motion_b", tooltip="Plays second."),
-                    sockets.Motion.Input("motion_c", optional=True, tooltip="Optional third part.")],
-            outputs=[_out("The joined motion.")])
+        return sockets.schema(
+            "FloatKitMotionConcat", "FLOAT Motion Concat",
+            "Plays motions one after another (same frame rate needed). Smooth the result a little to soften the "
+            "joins.",
+            inputs=[sockets.motion_in("motion_a", "Plays first (its portrait pose is kept)."),
+                    sockets.motion_in("motion_b", "Plays second."),
+                    sockets.motion_in("motion_c", "Optional third part.", optional=True)],
+            outputs=[sockets.edited_motion_out("The joined motion.")], category=CATEGORY)
 
     @classmethod
     def execute(cls, motion_a, motion_b, motion_c=None) -> io.NodeOutput:
-        from ..float_models.edit.time import concat
-
         return io.NodeOutput(concat(*[m for m in (motion_a, motion_b, motion_c) if m is not None]))
 
 
 class MotionLoop(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="FloatKitMotionLoop", display_name="FLOAT Motion Loop", category=CATEGORY,
-            description="Repeats the motion to a chosen number of frames, from the start again or back and "
-                        "forth (ping-pong, no jump at the turn). Fewer frames than the clip cut it.",
-            inputs=[sockets.Motion.Input("motion", tooltip=MOTION_IN),
+        return sockets.schema(
+            "FloatKitMotionLoop", "FLOAT Motion Loop",
+            "Repeats the motion to a chosen number of frames, from the start again or back and forth (ping-pong, "
+            "no jump at the turn). Fewer frames than the clip cut it.",
+            inputs=[sockets.motion_in(),
                     io.Int.Input("frames", default=250, min=1, max=1000000,
                                  tooltip="Length of the result in frames (25 per second)."),
-                    io.Combo.Input("mode", options=loop_modes(), default="ping-pong",
+                    io.Combo.Input("mode", options=list(LOOP_MODES), default="ping-pong",
                                    tooltip="'loop' starts over (a jump unless the clip ends where it began); "
                                            "'ping-pong' plays it forward, then backward.")],
-            outputs=[_out()])
+            outputs=[sockets.edited_motion_out()], category=CATEGORY)
 
     @classmethod
     def execute(cls, motion, frames: int, mode: str) -> io.NodeOutput:
-        from ..float_models.edit.time import loop
-
         return io.NodeOutput(loop(motion, frames, mode))
 
 
 class MotionSpeed(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="FloatKitMotionSpeed", display_name="FLOAT Motion Speed", category=CATEGORY,
-            description="Plays the motion faster or slower at the same frame rate (linear interpolation between "
-                        "frames): the clip lasts its duration divided by speed. Lips will no longer follow the "
-                        "original speech.",
-            inputs=[sockets.Motion.Input("motion", tooltip=MOTION_IN),
+        return sockets.schema(
+            "FloatKitMotionSpeed", "FLOAT Motion Speed",
+            "Plays the motion faster or slower at the same frame rate (linear interpolation between frames): the "
+            "clip lasts its duration divided by speed. Lips will no longer follow the original speech.",
+            inputs=[sockets.motion_in(),
                     io.Float.Input("speed", default=1.0, min=0.05, max=20.0, step=0.05,
                                    tooltip="1 = unchanged, 2 = twice as fast (half the frames), 0.5 = half speed.")],
-            outputs=[_out()])
+            outputs=[sockets.edited_motion_out()], category=CATEGORY)
 
     @classmethod
     def execute(cls, motion, speed: float) -> io.NodeOutput:
-        from ..float_models.edit.time import change_speed
-
         return io.NodeOutput(change_speed(motion, speed))
 
 

@@ -4,25 +4,29 @@ speech-emotion classifier. See `_comfy` for the folder layouts that are accepted
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import weakref
 from dataclasses import dataclass, field
-from typing import Any
 
 from comfy_api.latest import io
 
+from ..float_models import CheckpointError, FloatPipeline, load_pipeline
+from ..float_models.app.download import OFFICIAL_CHECKPOINT
+from ..float_models.nets.checkpoint import AUDIO_TOWER_NAME, EMOTION_TOWER_NAME
 from . import _comfy, sockets
 
 INSIDE = "(inside checkpoint)"
 NONE = "none"
-_CACHE: "OrderedDict[tuple, FloatKitPipe]" = OrderedDict()
-_CACHE_SIZE = 2  # two loader nodes with the same files share one copy; a third setting evicts the oldest
+# Loaded models live exactly as long as ComfyUI keeps the loader's output (its executor cache, which
+# "free memory" and the cache policy clear) or a node still holds them: the pack keeps no reference
+# of its own. While one is alive, loader nodes with the same files and settings share it.
+_LOADED: "weakref.WeakValueDictionary[tuple, FloatKitPipe]" = weakref.WeakValueDictionary()
 
 
 @dataclass(frozen=True)
 class FloatKitPipe:
     """The value on a FLOATKIT_PIPE socket: the loaded pipeline and one ModelPatcher per network."""
 
-    pipeline: Any  # float_models.FloatPipeline
+    pipeline: FloatPipeline
     patchers: dict = field(repr=False)
     source: str
 
@@ -43,23 +47,19 @@ def load(checkpoint: str, audio_encoder: str, emotion_encoder: str, device: str 
     dtype = _comfy.precision(precision, load_device)
     key = (_comfy.file_stamp(ckpt), _comfy.file_stamp(audio), _comfy.file_stamp(emotion),
            emotion_encoder == NONE, str(load_device), str(offload_device), str(dtype))
-    if key not in _CACHE:
-        _CACHE[key] = _load(ckpt, audio, emotion, emotion_encoder == NONE, load_device, offload_device, dtype)
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    _CACHE.move_to_end(key)
-    return _CACHE[key]
+    pipe = _LOADED.get(key)
+    if pipe is None:
+        pipe = _load(ckpt, audio, emotion, emotion_encoder == NONE, load_device, offload_device, dtype)
+        _LOADED[key] = pipe
+    return pipe
 
 
 def _load(ckpt, audio, emotion, no_emotion, load_device, offload_device, dtype) -> FloatKitPipe:
-    from ..float_models import CheckpointError, load_pipeline
-
-    try:
-        pipeline = load_pipeline(ckpt, audio, emotion, device=offload_device, dtype=dtype)
+    try:  # "none": the emotion classifier is not built at all (emotions come from labels only)
+        pipeline = load_pipeline(ckpt, audio, emotion, device=offload_device, dtype=dtype,
+                                 with_emotion=not no_emotion)
     except CheckpointError as err:
         raise CheckpointError(f"{err}. Model downloads: {_comfy.DOWNLOADS}") from None
-    if no_emotion:
-        pipeline.emotion_encoder = None  # "none": emotions come from labels only
     return FloatKitPipe(pipeline, _comfy.patchers(pipeline.networks(), load_device, offload_device), ckpt)
 
 
@@ -72,22 +72,21 @@ class LoadModels(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         checkpoints = _comfy.checkpoint_names()
         folders = _comfy.model_folder_names()
-        return io.Schema(
-            node_id="FloatKitLoadModels", display_name="Load FLOAT Models", category=sockets.CATEGORY,
-            description="Loads FLOAT: the checkpoint from models/float (float.pth, or a single FLOAT.safetensors "
-                        "that also holds both audio towers), the wav2vec2 audio encoder and the optional "
-                        "speech-emotion classifier (HuggingFace folders in models/float or models/audio). "
-                        "Loaded models are reused between runs.",
+        return sockets.schema(
+            "FloatKitLoadModels", "Load FLOAT Models",
+            "Loads FLOAT: the checkpoint from models/float (float.pth, or a single FLOAT.safetensors that also "
+            "holds both audio towers), the wav2vec2 audio encoder and the optional speech-emotion classifier "
+            "(HuggingFace folders in models/float or models/audio). Loaded models are reused between runs.",
             inputs=[
-                io.Combo.Input("checkpoint", options=checkpoints, default=_prefer(checkpoints, "float.pth"),
+                io.Combo.Input("checkpoint", options=checkpoints, default=_prefer(checkpoints, OFFICIAL_CHECKPOINT),
                                tooltip="FLOAT checkpoint in models/float: float.pth (HuggingFace yuvraj108c/float) "
                                        "or FLOAT.safetensors (set-soft/float)."),
                 io.Combo.Input("audio_encoder", options=_choices([INSIDE]),
-                               default=_prefer(folders, "wav2vec2-base-960h", INSIDE),
+                               default=_prefer(folders, AUDIO_TOWER_NAME, INSIDE),
                                tooltip="Folder of facebook/wav2vec2-base-960h (models/float or models/audio), or "
                                        f"'{INSIDE}' when the checkpoint holds it."),
                 io.Combo.Input("emotion_encoder", options=_choices([INSIDE, NONE]),
-                               default=_prefer(folders, "wav2vec-english-speech-emotion-recognition", INSIDE),
+                               default=_prefer(folders, EMOTION_TOWER_NAME, INSIDE),
                                tooltip="Folder of r-f/wav2vec-english-speech-emotion-recognition, "
                                        f"'{INSIDE}', or '{NONE}' (then emotions must be chosen as labels)."),
                 io.Combo.Input("device", options=list(_comfy.DEVICES), default="auto",
@@ -96,8 +95,7 @@ class LoadModels(io.ComfyNode):
                                tooltip="Weight precision; auto = bf16 on GPUs that support it well, else fp32. "
                                        "The CPU always uses fp32."),
             ],
-            outputs=[sockets.Pipe.Output("pipe", display_name="pipe", tooltip="The loaded FLOAT networks, for the other FLOAT nodes.")],
-        )
+            outputs=[sockets.output(sockets.Pipe, "pipe", "The loaded FLOAT networks, for the other FLOAT nodes.")])
 
     @classmethod
     def validate_inputs(cls, checkpoint: str) -> bool | str:

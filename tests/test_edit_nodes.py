@@ -126,9 +126,7 @@ def test_save_and_load_motion_nodes_round_trip_and_refuse_another_model(pack, sa
     assert torch.equal(loaded.latents, motion.latents) and loaded.fps == motion.fps
     message = nodes["FloatKitLoadMotion"].validate_inputs(motion_file="missing.safetensors")
     assert isinstance(message, str) and "Save Motion" in message
-    weight = pipe.pipeline.model.motion_autoencoder.dec.direction.weight
-    other = SimpleNamespace(pipeline=SimpleNamespace(model=SimpleNamespace(motion_autoencoder=SimpleNamespace(
-        dec=SimpleNamespace(direction=SimpleNamespace(weight=-weight.detach()))))))  # another basis
+    other = SimpleNamespace(pipeline=SimpleNamespace(direction_weight=-pipe.pipeline.direction_weight.detach()))
     with pytest.raises(ValueError, match="different FLOAT model"):
         nodes["FloatKitLoadMotion"].execute(other, "motion/take_00001_.safetensors [output]")
 

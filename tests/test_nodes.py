@@ -180,17 +180,20 @@ def test_main_nodes_have_help_pages(pack):
         assert (ROOT / "web" / "docs" / f"{key}.md").is_file(), key
 
 
-def test_importing_the_pack_loads_no_model_code():
-    """In a fresh interpreter: the pack imports without torchdiffeq or transformers (loaded on first use)."""
+def test_importing_the_pack_loads_the_library_but_no_heavy_dependency():
+    """In a fresh interpreter: the node files import float_models at the top (the real dependency), but
+    ComfyUI's start-up pays for none of the heavy optional parts: transformers (built when a tower is
+    loaded), OpenCV (when a face is cropped), torchdiffeq and the scipy it pulls in (when sampling)."""
     code = ("import sys, tempfile, importlib.util; sys.path[:0] = [sys.argv[1]]; import comfy_stubs; "
             "comfy_stubs.install(tempfile.mkdtemp()); "
             "s = importlib.util.spec_from_file_location('any_name_x_pack', sys.argv[2] + '/__init__.py', "
             "submodule_search_locations=[sys.argv[2]]); m = importlib.util.module_from_spec(s); "
             "sys.modules[s.name] = m; s.loader.exec_module(m); "
-            "print(sorted(k for k in ('torchdiffeq', 'transformers', 'cv2') if k in sys.modules))")
+            "print('any_name_x_pack.float_models.pipeline' in sys.modules, "
+            "sorted(k for k in ('torchdiffeq', 'scipy', 'transformers', 'cv2') if k in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code, str(ROOT / "tests"), str(ROOT)], capture_output=True,
                          text=True, check=True, cwd="/")
-    assert out.stdout.strip() == "[]"
+    assert out.stdout.strip() == "True []"
 
 
 def test_input_types_work_with_an_empty_models_folder(tmp_path):
@@ -268,6 +271,23 @@ def test_loader_caches_and_wraps_every_network_in_a_model_patcher(pack):
     without = models.load("float.pth", "wav2vec2-base-960h", "none", "cpu", "bf16")
     assert without.pipeline.emotion_encoder is None and "emotion" not in without.patchers
     assert next(without.pipeline.model.parameters()).dtype == torch.float32  # never bf16 on the CPU
+
+
+def test_loaded_models_live_only_while_comfyui_holds_them(pack):
+    """The pack keeps no model of its own: once ComfyUI drops the loader's output (its cache, "free
+    memory"), the networks are freed; while one holder remains, the same files are not loaded twice."""
+    import gc
+    import weakref
+
+    from comfyui_floatkit.nodes import models
+
+    args = ("float.pth", "wav2vec2-base-960h", "none")
+    held = models.load(*args)
+    assert models.load(*args) is held
+    gone = weakref.ref(held.pipeline.model)
+    del held
+    gc.collect()
+    assert gone() is None, "a loaded model outlived every holder: ComfyUI could not free it"
 
 
 # ------------------------------------------------------------------ the shipped workflows

@@ -69,6 +69,17 @@ MODEL_FILES: tuple[ModelFile, ...] = (
     ModelFile("emotion", f"{EMOTION_TOWER_NAME}/pytorch_model.bin", f"{EMOTION_TOWER_NAME}/pytorch_model.bin",
               (EMOTION_REPO, "pytorch_model.bin"), 1_100 * _MB, "1.27 GB"),
 )
+OFFICIAL_CHECKPOINT = MODEL_FILES[0].target  # float.pth, what the official code and ComfyUI-FLOAT load
+UNIFIED_REPO = "set-soft/float"  # FLOAT.safetensors with both towers inside
+
+
+def download_sources() -> str:
+    """One line naming where each model set comes from (the nodes put it in their missing-file errors)."""
+    return (f"{OFFICIAL_CHECKPOINT}: HuggingFace {MIRROR_REPO} (or the single-file FLOAT.safetensors of "
+            f"{UNIFIED_REPO}); audio encoder folder {AUDIO_TOWER_NAME}: HuggingFace {AUDIO_REPO}; "
+            f"emotion encoder folder {EMOTION_TOWER_NAME}: HuggingFace {EMOTION_REPO}")
+
+
 PART_TITLES = {"float": "FLOAT checkpoint", "audio": f"speech encoder ({AUDIO_TOWER_NAME})",
                "emotion": f"speech-emotion classifier ({EMOTION_TOWER_NAME})"}
 
@@ -186,7 +197,7 @@ def manual_steps(dest: str | Path, parts: Iterable[str] = PARTS) -> str:
         if part in parts:
             lines.append(f"The {PART_TITLES[part]} folder is also at https://huggingface.co/{repo} "
                          f"(files config.json, preprocessor_config.json and the weights).")
-    lines.append("A unified FLOAT.safetensors (HuggingFace set-soft/float) in the same folder replaces all three.")
+    lines.append(f"A unified FLOAT.safetensors (HuggingFace {UNIFIED_REPO}) in the same folder replaces all three.")
     return "\n".join(lines)
 
 

@@ -1,0 +1,56 @@
+"""The node declaration layer: ids and display names agree with the literal mappings ComfyUI-Manager
+reads, and shared sockets are declared once (nodes/sockets.py)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import comfy_stubs
+from test_nodes import import_pack
+
+NODES_DIR = Path(__file__).resolve().parent.parent / "nodes"
+
+
+@pytest.fixture(scope="module")
+def pack(tmp_path_factory):
+    comfy_stubs.install(tmp_path_factory.mktemp("comfy-home"))
+    return import_pack()
+
+
+def test_each_schema_matches_the_literal_mappings(pack):
+    assert set(pack.NODE_CLASS_MAPPINGS) == set(pack.NODE_DISPLAY_NAME_MAPPINGS)
+    for key, cls in pack.NODE_CLASS_MAPPINGS.items():
+        schema = cls.define_schema()
+        assert schema.node_id == key, f"{cls.__name__}: schema id {schema.node_id!r}, mapped as {key!r}"
+        assert schema.display_name == pack.NODE_DISPLAY_NAME_MAPPINGS[key], key
+
+
+def test_every_node_of_every_module_is_mapped(pack):
+    from comfyui_floatkit import nodes
+
+    listed = {cls for name in ("animate", "crop", "decode", "edit", "edit_io", "edit_media", "edit_time", "encode",
+                               "models", "sample") for cls in getattr(nodes, name).NODES}
+    assert listed == set(pack.NODE_CLASS_MAPPINGS.values())
+
+
+def test_node_files_import_the_library_at_the_top():
+    """The import graph shows the real dependency: no float_models import hides inside a function."""
+    for path in sorted(NODES_DIR.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                inner = [n for n in ast.walk(node) if isinstance(n, ast.ImportFrom) and "float_models" in (n.module or "")]
+                assert not inner, f"{path.name}:{inner[0].lineno} imports float_models inside {node.name}()"
+
+
+def test_shared_sockets_keep_their_names_and_defaults(pack):
+    """Saved workflows refer to these; the factories must not drift."""
+    from comfyui_floatkit.nodes import sockets
+
+    assert [i.id for i in sockets.guidance_inputs()] == ["a_cfg_scale", "e_cfg_scale", "r_cfg_scale", "nfe", "solver",
+                                                         "seed"]
+    assert sockets.EMOTION_LABELS == ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+    out = sockets.edited_motion_out()
+    assert (out.id, out.display_name) == ("edited_motion", "motion")
