@@ -115,7 +115,8 @@ def test_unified_file_needs_no_folders(tiny_sd, tiny_files, tmp_path, golden):
         unified["emotion_encoder.wav2vec2_for_emotion." + k] = v
     path = tmp_path / "FLOAT.safetensors"
     save_file(unified, str(path), metadata={"float_config": json.dumps(tiny_config_json(fixture()))})
-    # The shipped tower configs are full size; the tiny emotion tower needs its own config.json.
+    # The shipped tower configs are full size, so the tiny emotion tower comes from its folder (a named
+    # folder wins over the checkpoint's copy, see test_pipeline.py); the audio tower from inside the file.
     pipe = load_pipeline(path, None, tiny_files.emotion_encoder, device="cpu")
     audio = pipe.encode_audio(golden["in.waveform_16k"], 16000)
     assert (audio.features - golden["audio.wa"]).abs().max() < 1e-3

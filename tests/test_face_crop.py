@@ -137,6 +137,7 @@ def test_several_faces_use_the_largest_and_say_so():
     crop, box, info = crop_portrait(np.zeros((360, 400, 3), np.uint8), detector=FixedDetector(large, small))
     assert info.faces_found == 2 and info.face == large and info.face_used == 1  # faces numbered left to right
     assert "2 faces found; used the largest" in info.message
+    assert "face_index" not in info.message and "face_index" in info.hint  # callers choose whether to show it
     assert box == crop_box_for_face(large, 400, 360) and crop.shape == (512, 512, 3)
     _, box0, info0 = crop_portrait(np.zeros((360, 400, 3), np.uint8), face_index=0,
                                    detector=FixedDetector(large, small))

@@ -145,10 +145,31 @@ def test_auto_decode_batch_size_follows_free_memory(monkeypatch):
     assert pipeline.auto_decode_batch_size("cpu", 512) == 1
 
 
-def test_available_host_memory_is_positive():
-    from float_models.pipeline import available_host_memory
+def test_available_host_memory_reads_memavailable_then_free_pages(monkeypatch):
+    import builtins
+    import os
 
-    assert available_host_memory() > 0
+    from float_models import pipeline
+
+    real_open = builtins.open
+    monkeypatch.setattr(builtins, "open", _opener(real_open, "MemTotal: 900 kB\nMemAvailable: 123 kB\n"))
+    assert pipeline.available_host_memory() == 123 * 1024
+    monkeypatch.setattr(builtins, "open", _opener(real_open, None))  # no /proc (macOS, Windows)
+    monkeypatch.setattr(os, "sysconf", lambda name: {"SC_AVPHYS_PAGES": 5, "SC_PAGE_SIZE": 4096}[name])
+    assert pipeline.available_host_memory() == 5 * 4096
+
+
+def _opener(real_open, meminfo: str | None):
+    import io
+
+    def fake(path, *args, **kwargs):
+        if str(path) != "/proc/meminfo":
+            return real_open(path, *args, **kwargs)
+        if meminfo is None:
+            raise FileNotFoundError(path)
+        return io.StringIO(meminfo)
+
+    return fake
 
 
 def test_decode_batches_rejects_bad_batch_size(tiny_pipe, golden):

@@ -141,7 +141,8 @@ class CropInfo:
     faces: tuple[FaceBox, ...]
     face_used: int
     detector: str
-    message: str
+    message: str  # which face was used, as a sentence
+    hint: str = ""  # how to choose another face with this library (callers with other options omit it)
 
     @property
     def faces_found(self) -> int:
@@ -360,8 +361,7 @@ def _choose_face(faces: list[FaceBox], face_index: int | Literal["largest"]) -> 
         index = max(range(count), key=lambda i: faces[i].area)
         if count == 1:
             return index, "1 face found."
-        return index, (f"{count} faces found; used the largest (face {index} counting from 0, left to right). "
-                       "Set face_index to pick another.")
+        return index, f"{count} faces found; used the largest (face {index} counting from 0, left to right)."
     if isinstance(face_index, bool) or not isinstance(face_index, (int, np.integer)):
         raise ValueError(f"face_index must be 'largest' or a whole number, got {face_index!r}.")
     if not 0 <= face_index < count:
@@ -395,6 +395,7 @@ def crop_portrait(image: np.ndarray | torch.Tensor, margin: float = DEFAULT_MARG
         raise NoFaceError(_no_face_message(width, height, detector))
     index, message = _choose_face(faces, face_index)
     box = crop_box_for_face(faces[index], width, height, margin)
+    hint = "Set face_index to pick another." if len(faces) > 1 and face_index == "largest" else ""
     info = CropInfo(faces=tuple(faces), face_used=index, detector=getattr(detector, "name", repr(detector)),
-                    message=message)
+                    message=message, hint=hint)
     return apply_crop(rgb, box, size), box, info

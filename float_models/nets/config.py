@@ -88,11 +88,16 @@ def config_from_state_dict(state_dict: Mapping[str, torch.Tensor],
         dim_m=int(direction.shape[1]),
         dim_h=int(dim_h),
         fmt_depth=_count_indexed(state_dict, "fmt.blocks."),
-        dim_e=int(c_embed.shape[1]) - 2 * int(dim_w),
     )
     projection = state_dict.get("audio_encoder.audio_projection.0.weight")
     if projection is not None:
         values["dim_a"] = int(projection.shape[0])
+    # The FMT's condition is [r_s (dim_w), wa (dim_a), we (dim_e)]: the emotion width is what is left.
+    dim_a = values.get("dim_a", base.dim_a)
+    values["dim_e"] = int(c_embed.shape[1]) - int(dim_w) - int(dim_a)
+    if values["dim_e"] < 1:
+        raise ValueError(f"fmt.c_embedder takes {c_embed.shape[1]} inputs, too few for the motion latent "
+                         f"({dim_w}) and the audio features ({dim_a}) plus an emotion")
     fc1 = state_dict.get("fmt.blocks.0.mlp.fc1.weight")
     if fc1 is not None:
         values["mlp_ratio"] = fc1.shape[0] / dim_h
