@@ -67,7 +67,8 @@ def run_path(pipe: FloatPipeline, name: str, reference: bool, image, speech, emo
     try:
         part = dataclasses.replace(motion, latents=motion.latents[:, :decode_frames])
         size = 1 if reference else (batch or auto_decode_batch_size("cpu", pipe.config.input_size))
-        pipe.decode(identity, dataclasses.replace(part, latents=part.latents[:, :1]), batch_size=1)  # warm-up: caches, oneDNN primitives
+        first = dataclasses.replace(part, latents=part.latents[:, :1])
+        pipe.decode(identity, first, batch_size=1)  # warm-up: caches, oneDNN primitives
         frames, t_decode = timed(lambda: pipe.decode(identity, part, batch_size=size))
     finally:
         use_weight_modulation(mae, False)

@@ -46,6 +46,7 @@ def short_speech(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.mark.integration  # the whole render on the tiny weights (~10 s on a quiet 2-core machine)
 def test_render_writes_the_video_with_its_audio(models, short_speech, tmp_path, capsys):
     out = tmp_path / "clip.mp4"
     code = cli.main(["render", "--models", str(models), "--audio", str(short_speech), "--nfe", "2",

@@ -310,6 +310,7 @@ def test_motion_from_video_batches_and_relative_transfer(tiny_pipe, golden):
     assert torch.allclose(absolute.latents[0], per_frame, atol=1e-5)
 
 
+@pytest.mark.integration  # decodes and re-encodes 9 frames
 def test_motion_survives_a_decode_encode_round_trip_in_order_and_sign(tiny_pipe, golden):
     """encode(decode(s_r + r_t)) against r_t, for r_t = r_s + a_t q_0 sweeping one basis direction.
 

@@ -41,7 +41,8 @@ def test_node_files_import_the_library_at_the_top():
     for path in sorted(NODES_DIR.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                inner = [n for n in ast.walk(node) if isinstance(n, ast.ImportFrom) and "float_models" in (n.module or "")]
+                inner = [n for n in ast.walk(node)
+                         if isinstance(n, ast.ImportFrom) and "float_models" in (n.module or "")]
                 assert not inner, f"{path.name}:{inner[0].lineno} imports float_models inside {node.name}()"
 
 
