@@ -119,7 +119,7 @@ def _run(args: argparse.Namespace) -> dict:
     flops_ref = decoder_flops_per_frame(pipe, new["identity"], True)
     flops = decoder_flops_per_frame(pipe, new["identity"], False)
     diff = (new["frames"] - ref["frames"]).abs()
-    motion_diff = (new["motion"] - ref["motion"]).abs().max().item()
+    motion_diff = (new["motion"].latents - ref["motion"].latents).abs().max().item()
     print(f"{'':22}{'reference':>12}{'default':>12}{'ratio':>8}")
     for key, label_ in [("audio", "audio encoder s"), ("emotion", "emotion encoder s"), ("sample", "motion sampling s"),
                         ("decode_per_frame", "decode s/frame")]:

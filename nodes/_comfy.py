@@ -22,9 +22,10 @@ import comfy.utils
 import folder_paths
 
 from ..float_models.app.download import download_sources
+from ..float_models.nets.checkpoint import SAFETENSORS_SUFFIXES
 
 FOLDER = "float"
-CHECKPOINT_EXTENSIONS = (".pth", ".safetensors")
+CHECKPOINT_EXTENSIONS = (".pth",) + SAFETENSORS_SUFFIXES  # what the library's checkpoint loader reads
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}

@@ -29,6 +29,7 @@ def test_speed_quick_runs_both_paths(capsys):
     assert "decode frames/s" in capsys.readouterr().out
 
 
+@pytest.mark.integration  # a child process per row, 512 px decoder: the slowest smoke test
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="peak-RSS reset needs Linux /proc")
 def test_memory_quick_decode_rows():
     import memory
