@@ -170,6 +170,7 @@ def test_mapping_keys_are_node_ids_and_every_node_is_documented(pack):
     for key, cls in pack.NODE_CLASS_MAPPINGS.items():
         schema = cls.define_schema()
         assert schema.node_id == key and key.startswith("FloatKit")
+        assert schema.display_name == pack.NODE_DISPLAY_NAME_MAPPINGS[key], key  # the literal map Manager reads
         assert schema.category.startswith("FLOAT") and len(schema.description) > 40, key
         assert all(i.tooltip for i in schema.inputs), f"{key}: input without tooltip"
         assert all(o.tooltip for o in schema.outputs), f"{key}: output without tooltip"
