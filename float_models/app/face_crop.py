@@ -247,11 +247,10 @@ class CenterFaceDetector:
     times the network's box width, centre moved down by ``box_shift`` times that width. The width, not
     the height, because the widths are stable across face sizes and the heights are not (the same face
     gave 263 x 362 px filling the image and 264 x 325 px pasted small into a large one). The two values
-    make our crop squares match the Haar detector's (which match the official crop, see the module notes)
-    on the example portrait and its variants in the tests: centres within 5 px horizontally and 8 px
-    vertically, sides within 5%, and the same side (514 px) on the portrait itself. Smaller faces get
-    somewhat smaller squares than Haar gave: 11% smaller on the portrait's original photo (scikit-image's
-    astronaut, face about 20% of the height), 8% on the portrait pasted into a 3600 x 2400 image.
+    were fitted so that our crop squares match the Haar detector's (which match the official crop, see
+    the module notes) over seven scenes (the example portrait, its original photo, scikit-image's
+    astronaut, and both pasted at other sizes into larger images): sides within 6% (mean +0.5%), centres
+    within 1.1% of the side horizontally and 2.7% vertically.
     """
 
     name = "centerface"
@@ -260,7 +259,7 @@ class CenterFaceDetector:
     OUTPUTS = ("537", "538", "539", "540")  # heat map, log sizes, offsets, landmarks (unused)
 
     def __init__(self, model: str | os.PathLike | None = None, threshold: float = 0.5, nms_iou: float = 0.3,
-                 box_scale: float = 1.22, box_shift: float = 0.03) -> None:
+                 box_scale: float = 1.28, box_shift: float = 0.025) -> None:
         cv2 = _cv2()
         self.model = Path(model) if model is not None else CENTERFACE_MODEL
         if not hasattr(getattr(cv2, "dnn", None), "readNetFromONNX"):
