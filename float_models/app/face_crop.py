@@ -248,8 +248,8 @@ class CenterFaceDetector:
     the height, because the widths are stable across face sizes and the heights are not (the same face
     gave 263 x 362 px filling the image and 264 x 325 px pasted small into a large one). The two values
     were fitted so that our crop squares match the Haar detector's (which match the official crop, see
-    the module notes) over seven scenes (the example portrait, its original photo, scikit-image's
-    astronaut, and both pasted at other sizes into larger images): sides within 6% (mean +0.5%), centres
+    the module notes) over seven scenes (the example portrait and its original photo, scikit-image's
+    astronaut, each also pasted at other sizes into larger images): sides within 6% (mean +0.5%), centres
     within 1.1% of the side horizontally and 2.7% vertically.
     """
 
@@ -272,12 +272,19 @@ class CenterFaceDetector:
                 "or use the portrait without face cropping.")
         self.threshold, self.nms_iou = threshold, nms_iou
         self.box_scale, self.box_shift = box_scale, box_shift
+        self._nets: dict[tuple[int, int], object] = {}
         self._network(DETECTION_HEIGHT + 24, DETECTION_HEIGHT + 24)  # fail here, not on the first image
 
-    @functools.lru_cache(maxsize=4)
     def _network(self, height: int, width: int):
         # One network per input shape: OpenCV (4.14 and 5.0 alike) gave wrong heat maps when a network
-        # that had run at one shape was run at another.
+        # that had run at one shape was run at another. The last four shapes are kept.
+        if (height, width) not in self._nets:
+            if len(self._nets) >= 4:
+                self._nets.pop(next(iter(self._nets)))
+            self._nets[height, width] = self._load()
+        return self._nets[height, width]
+
+    def _load(self):
         cv2 = _cv2()
         try:
             return cv2.dnn.readNetFromONNX(str(self.model))
@@ -497,9 +504,9 @@ def crop_portrait(image: np.ndarray | torch.Tensor, margin: float = DEFAULT_MARG
     """Detect the face and return the official FLOAT crop: (size x size x 3 image, CropBox, CropInfo).
 
     With several faces the largest is used unless `face_index` (0 = leftmost) says otherwise; the
-    returned CropInfo.message says so. (The official code takes S3FD's highest-scoring face; Haar scores
-    are not calibrated, and the subject of a portrait is its largest face.) Raises NoFaceError if no face
-    is found, DetectorUnavailableError if the default detector cannot run.
+    returned CropInfo.message says so. (The official code takes S3FD's highest-scoring face; scores mean
+    different things per detector, and the subject of a portrait is its largest face.) Raises NoFaceError
+    if no face is found, DetectorUnavailableError if the default detector cannot run.
     """
     rgb = as_rgb_image(image)
     detector = detector or default_detector()
