@@ -101,14 +101,14 @@ class Blur(nn.Module):
 class Upsample(nn.Module):
     """2x upsampling with the blur kernel (used on the RGB and flow skip connections).
 
-    Where the device's policy runs upsampling as phase convolution, this one does too: a
-    3x3 convolution at the input resolution (each channel filtered on its own, through a
-    block-diagonal weight, so no depthwise kernel runs) and a pixel shuffle.
+    Where the device's policy runs every upsampling level as phase convolution (CUDA), this
+    one does too: a 3x3 convolution at the input resolution (each channel filtered on its own,
+    through a block-diagonal weight, so no depthwise kernel runs) and a pixel shuffle.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if uses_phase_upsampling(x.device, x.shape[1]) and x.shape[1] <= SKIP_PHASE_MAX_CHANNELS:
-            weight = skip_upsampling_weight(x.shape[1], x.device, x.dtype)
+        if PHASE_UPSAMPLE_MAX_CHANNELS.get(x.device.type, 0) is None and x.shape[1] <= SKIP_PHASE_MAX_CHANNELS:
+            weight = skip_upsampling_weight(x.shape[1], x.device, x.dtype, _is_channels_last(x))
             return shuffle_affine(F.conv2d(x, weight, padding=1))
         return upfirdn2d(x, blur_kernel(4.0, x), up=2, pad=(2, 1))
 
@@ -118,7 +118,8 @@ SKIP_PHASE_MAX_CHANNELS = 4
 
 
 @functools.lru_cache(maxsize=16)
-def skip_upsampling_weight(channels: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+def skip_upsampling_weight(channels: int, device: torch.device, dtype: torch.dtype,
+                           channels_last: bool = True) -> torch.Tensor:
     """(4 * channels, channels, 3, 3): `Upsample` as one convolution + pixel shuffle.
 
     The taps are read off `upfirdn2d` itself, applied to a unit impulse, so the two forms are
@@ -136,7 +137,8 @@ def skip_upsampling_weight(channels: int, device: torch.device, dtype: torch.dty
     for c in range(channels):
         weight[c, :, c] = taps
     weight = weight.reshape(4 * channels, channels, 3, 3)
-    return weight.to(device=device, dtype=dtype).contiguous(memory_format=torch.channels_last)
+    layout = torch.channels_last if channels_last else torch.contiguous_format  # the output follows it
+    return weight.to(device=device, dtype=dtype).contiguous(memory_format=layout)
 
 
 def shuffle_affine(phases: torch.Tensor, scale: torch.Tensor | None = None,
