@@ -9,15 +9,19 @@ output (`FloatPipeline.decode`); streaming writers can use it the same way.
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, TypeVar
+from typing import Callable, Iterable, Iterator, TypeVar
 
 import torch
 
 Item = TypeVar("Item", bound=tuple)
 
 
-def overlapped_to_host(items: Iterable[Item], dtype: torch.dtype = torch.float32) -> Iterator[Item]:
+def overlapped_to_host(items: Iterable[Item], dtype: torch.dtype = torch.float32,
+                       prepare: Callable[[torch.Tensor], torch.Tensor] | None = None) -> Iterator[Item]:
     """Yield each item (a tuple whose last element is a tensor) with that tensor on the CPU in `dtype`.
+
+    prepare: instead of the cast to `dtype`, a conversion run where the tensor is (e.g. to uint8
+    pixels on the GPU, so that only a quarter of the bytes travel); its result is what arrives.
 
     CUDA tensors travel by non-blocking copies into two alternating pinned buffers, and each
     item is yielded one step late (once its copy is done), so the producer's next batch is
@@ -35,12 +39,13 @@ def overlapped_to_host(items: Iterable[Item], dtype: torch.dtype = torch.float32
             if pending is not None:
                 yield _finish(pending)
                 pending = None
-            yield (*item[:-1], frames.to("cpu", dtype))
+            yield (*item[:-1], prepare(frames).cpu() if prepare else frames.to("cpu", dtype))
             continue
-        frames = frames.to(dtype)  # on the GPU: the host receives the final dtype, no CPU pass
+        # Converted on the GPU: the host receives the final dtype, no CPU pass.
+        frames = prepare(frames).contiguous() if prepare else frames.to(dtype)
         buffer = staging[turn % 2]
-        if buffer is None or buffer.numel() < frames.numel():
-            buffer = staging[turn % 2] = torch.empty(frames.numel(), dtype=dtype, pin_memory=True)
+        if buffer is None or buffer.numel() < frames.numel() or buffer.dtype != frames.dtype:
+            buffer = staging[turn % 2] = torch.empty(frames.numel(), dtype=frames.dtype, pin_memory=True)
         host = buffer[:frames.numel()].view(frames.shape)
         stream = streams.setdefault(frames.device, torch.cuda.Stream(frames.device))
         stream.wait_stream(torch.cuda.current_stream(frames.device))  # the batch is decoded first

@@ -15,6 +15,10 @@ def _batches(device: str) -> list[tuple[int, int, torch.Tensor]]:
              .contiguous(memory_format=torch.channels_last)) for k, n in enumerate(sizes)]
 
 
+def _pixels(frames: torch.Tensor) -> torch.Tensor:
+    return ((frames.float().clamp(-1, 1) + 1) * 127.5).byte().permute(0, 2, 3, 1)
+
+
 def _check(device: str) -> None:
     batches = _batches(device)
     got = [(b, start, frames.clone()) for b, start, frames in overlapped_to_host(iter(batches))]
@@ -22,6 +26,11 @@ def _check(device: str) -> None:
     for (_, _, host), (_, _, frames) in zip(got, batches):
         assert host.device.type == "cpu" and host.dtype == torch.float32
         assert torch.equal(host, frames.float().cpu())
+    # A conversion on the device (uint8 pixels, channels last) arrives as converted.
+    pixels = [frames.clone() for _, _, frames in overlapped_to_host(iter(batches), prepare=_pixels)]
+    for host, (_, _, frames) in zip(pixels, batches):
+        assert host.device.type == "cpu" and host.dtype == torch.uint8
+        assert torch.equal(host, _pixels(frames).cpu())
 
 
 def test_cpu_batches_pass_through_converted():
