@@ -223,7 +223,8 @@ class _StaticSlot:
     def capture(self, fn: Callable[..., torch.Tensor]) -> None:
         graph = torch.cuda.CUDAGraph()
         try:
-            with torch.cuda.graph(graph):
+            # thread_local: a host's other threads (previews, model loading) may use CUDA meanwhile.
+            with torch.cuda.graph(graph, capture_error_mode="thread_local"):
                 self.output = fn(*self.buffers)
         except RuntimeError as error:  # an op that cannot be captured: stay eager, still correct
             log.warning("FloatKit: CUDA graph capture of the FMT step failed (%s); sampling eagerly", error)
