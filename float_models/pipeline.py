@@ -20,6 +20,7 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
+from .devices import default_device, runnable_dtype
 from .nets.audio_encoder import frame_hidden_states, windowed_audio_features
 from .nets.checkpoint import (AUDIO_TOWER_NAME, EMOTION_TOWER_NAME, CheckpointError, build_emotion_encoder,
                          build_wav2vec2, load_float_model, tower_sources, tower_state)
@@ -38,14 +39,6 @@ Callback = Callable[[int, int], None]
 WINDOW_SECONDS = 30.0
 WINDOW_CONTEXT_SECONDS = 2.0  # audio on each side of a window's own frames
 WINDOW_FADE_SECONDS = 1.0  # linear crossfade across each seam (needs <= 2 x the context)
-
-
-def default_device() -> torch.device:
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
 
 
 def _device_of(module: nn.Module) -> torch.device:
@@ -164,7 +157,9 @@ class FloatPipeline:
         out = torch.empty(clips, total, 3, side, side, device=output_device)
         done = 0
         for b, start, frames in self.decode_batches(identity, motion, batch_size):
-            out[b, start:start + frames.shape[0]] = frames.to(output_device, torch.float32)
+            # To float32 on the decoding device first: a half-precision tensor converted on the
+            # host instead costs a slow CPU conversion pass.
+            out[b, start:start + frames.shape[0]] = frames.float().to(output_device)
             done += frames.shape[0]
             if callback is not None:
                 callback(done, clips * total)
@@ -244,16 +239,22 @@ def _match_batches(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -
 
 def load_pipeline(checkpoint: str | Path, audio_encoder: str | Path | None = None,
                   emotion_encoder: str | Path | None = None, device: torch.device | str | None = None,
-                  dtype: torch.dtype | None = None, config: FloatConfig | None = None) -> FloatPipeline:
+                  dtype: torch.dtype | None = None, config: FloatConfig | None = None,
+                  run_device: torch.device | str | None = None) -> FloatPipeline:
     """Load FLOAT from its files.
 
     checkpoint:      float.pth or a .safetensors (FLOAT networks, possibly with both towers).
     audio_encoder:   folder of facebook/wav2vec2-base-960h (not needed if the checkpoint holds it).
     emotion_encoder: folder of r-f/wav2vec-english-speech-emotion-recognition (optional: without
                      it, emotions must be given as labels).
+    dtype:           the networks' precision (default float32). A reduced precision that cannot
+                     run correctly where the networks run (the CPU) loads float32 instead, with
+                     one log line (`devices.runnable_dtype`).
+    run_device:      where the networks will run, when a host loads them on `device` and moves
+                     them before each stage (ComfyUI); default `device`.
     """
     device = torch.device(device) if device is not None else default_device()
-    dtype = dtype or torch.float32
+    dtype = runnable_dtype(dtype or torch.float32, run_device if run_device is not None else device)
     model, weights = load_float_model(checkpoint, config, device, dtype)
     audio_cfg, audio_sd, audio_src = tower_sources(audio_encoder, weights.audio_tower, AUDIO_TOWER_NAME,
                                                    "audio encoder (wav2vec2-base-960h)")
