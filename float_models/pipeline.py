@@ -13,6 +13,8 @@ encoders and the sampler stay on that device, decoded frames go to `output_devic
 
 from __future__ import annotations
 
+import copy
+import logging
 import os
 from pathlib import Path
 from typing import Callable, Iterator
@@ -32,6 +34,7 @@ from .sampling import Guidance, sample_motion
 from .types import AudioFeatures, Identity
 
 Callback = Callable[[int, int], None]
+log = logging.getLogger("float_models")
 
 # Long speech: clips longer than WINDOW_SECONDS are encoded window by window (see README,
 # "Speed and memory"). 30 s keeps both encoders' peak memory near 1 GB on the CPU (measured
@@ -139,13 +142,28 @@ class FloatPipeline:
                              "it from free memory")
         size = batch_size or auto_decode_batch_size(param.device, self.config.input_size, param.dtype)
         for b in range(clips):
-            one = identity.select(min(b, identity.batch_size - 1))
-            one = Identity(one.latent.to(param.device, param.dtype),
-                           tuple(f.to(param.device, param.dtype) for f in one.features), one.motion, one.coefficients)
+            source = identity.select(min(b, identity.batch_size - 1))
+            one = Identity(source.latent.to(param.device, param.dtype),
+                           tuple(f.to(param.device, param.dtype) for f in source.features), source.motion,
+                           source.coefficients)
             clip_motion = motion[min(b, motion.shape[0] - 1)]
             for start in range(0, frames, size):
-                chunk = clip_motion[start:start + size].to(param.device, param.dtype)
-                yield b, start, mae.decode(one, chunk)
+                chunk = clip_motion[start:start + size]
+                yield b, start, self._finite(mae.decode(one, chunk.to(param.device, param.dtype)), source, chunk)
+
+    def _finite(self, frames: torch.Tensor, identity: Identity, motion: torch.Tensor) -> torch.Tensor:
+        """Frames of a half-precision decoder, or, where they overflowed (inf or NaN: float16 ends at
+        65504), the same frames decoded again by a float32 copy of the decoder, in float32, from the
+        identity and motion as given (not rounded to the model dtype)."""
+        if frames.dtype == torch.float32 or bool(torch.isfinite(frames).all()):
+            return frames
+        if not self.__dict__.get("_overflow_said"):  # once per pipeline, not once per batch
+            self._overflow_said = True
+            log.warning("FloatKit: the %s decoder overflowed (inf or NaN); the frames concerned are decoded "
+                        "again in float32", str(frames.dtype).replace("torch.", ""))
+        decoder = copy.deepcopy(self.model.motion_autoencoder.dec).float()  # the decoder only, for this batch
+        latent = identity.latent.to(frames.device, torch.float32) + motion.to(frames.device, torch.float32)
+        return decoder(latent, [f.to(frames.device, torch.float32) for f in identity.features])
 
     @torch.inference_mode()
     def decode(self, identity: Identity, motion: torch.Tensor, batch_size: int | None = None,

@@ -198,3 +198,25 @@ def test_load_pipeline_bf16_on_cpu_decodes_the_fp32_frames(tiny_files, tiny_pipe
     frames = pipe.decode(pipe.encode_image(golden["in.image"]), motion)
     assert torch.isfinite(frames).all()
     assert torch.equal(frames, tiny_pipe.decode(identity, motion))
+
+
+def test_overflowing_half_decoder_frames_are_decoded_again_in_float32(tiny_pipe, golden, caplog):
+    from float_models import FloatPipeline
+
+    model = copy.deepcopy(tiny_pipe.model)
+    with torch.no_grad():  # raw frames near 8e4: past float16's 65504, with weights that fit float16
+        model.motion_autoencoder.dec.to_rgbs[-1].conv[0].weight.mul_(1e4)
+        model.motion_autoencoder.dec.to_rgbs[-1].bias.fill_(6e4)
+    half = FloatPipeline(model.half(), None, None)
+    identity = tiny_pipe.encode_image(golden["in.image"])
+    motion = identity.motion[:, None].expand(1, 2, -1)
+    rounded = type(identity)(identity.latent.half(), tuple(f.half() for f in identity.features), identity.motion,
+                             identity.coefficients)
+    assert not torch.isfinite(half.model.motion_autoencoder.decode(rounded, motion[0].half())).all()  # it overflows
+    with caplog.at_level(logging.WARNING, logger="float_models"):
+        frames = half.decode(identity, motion)
+    assert torch.isfinite(frames).all() and frames.abs().max() > 65504
+    wanted = FloatPipeline(copy.deepcopy(half.model).float(), None, None).decode(identity, motion)
+    assert torch.allclose(frames, wanted, rtol=1e-5, atol=1e-3)  # the same weights, in float32 arithmetic
+    assert [r.getMessage() for r in caplog.records] == [
+        "FloatKit: the float16 decoder overflowed (inf or NaN); the frames concerned are decoded again in float32"]
