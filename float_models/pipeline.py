@@ -121,10 +121,16 @@ class FloatPipeline:
         emotion = torch.as_tensor(emotion, dtype=torch.float32)
         if emotion.shape[0] not in (1, reference.shape[0]):
             raise ValueError(f"emotion batch {emotion.shape[0]} does not match {reference.shape[0]} clips")
-        return sample_motion(self.model.fmt, features, reference, emotion,
-                             num_frames=self.config.num_frames, num_prev_frames=self.config.num_prev_frames,
-                             guidance=Guidance(a_cfg_scale, e_cfg_scale, r_cfg_scale), nfe=nfe, seed=seed,
-                             solver=solver, callback=callback)
+        motion = sample_motion(self.model.fmt, features, reference, emotion,
+                               num_frames=self.config.num_frames, num_prev_frames=self.config.num_prev_frames,
+                               guidance=Guidance(a_cfg_scale, e_cfg_scale, r_cfg_scale), nfe=nfe, seed=seed,
+                               solver=solver, callback=callback)
+        dtype = next(self.model.fmt.parameters()).dtype
+        if dtype != torch.float32 and not bool(torch.isfinite(motion).all()):
+            # Refused rather than decoded into NaN frames (README, "Precision").
+            raise FloatingPointError(f"the motion sampler overflowed in {str(dtype).replace('torch.', '')} (inf or "
+                                     "NaN): load the models with precision bf16 or fp32")
+        return motion
 
     # -------------------------------------------------------------------- decoding
     @torch.inference_mode()

@@ -220,3 +220,17 @@ def test_overflowing_half_decoder_frames_are_decoded_again_in_float32(tiny_pipe,
     assert torch.allclose(frames, wanted, rtol=1e-5, atol=1e-3)  # the same weights, in float32 arithmetic
     assert [r.getMessage() for r in caplog.records] == [
         "FloatKit: the float16 decoder overflowed (inf or NaN); the frames concerned are decoded again in float32"]
+
+
+def test_an_overflowing_half_sampler_is_refused_not_decoded(tiny_pipe, golden):
+    from float_models import AudioFeatures, FloatPipeline
+
+    model = copy.deepcopy(tiny_pipe.model)
+    with torch.no_grad():
+        model.fmt.decoder.linear.weight.mul_(1e3)  # velocities past float16's 65504
+        model.fmt.decoder.linear.bias.fill_(65504.0)  # float16's largest: any positive addend overflows
+    half = FloatPipeline(model.half(), None, None)
+    identity = tiny_pipe.encode_image(golden["in.image"])
+    audio = AudioFeatures(torch.zeros(1, 5, tiny_pipe.config.dim_a), 25.0)
+    with pytest.raises(FloatingPointError, match="^the motion sampler overflowed in float16 .*precision bf16 or fp32$"):
+        half.sample_motion(identity, audio, torch.full((1, 7), 1 / 7), nfe=2)
