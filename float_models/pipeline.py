@@ -52,6 +52,7 @@ class FloatPipeline:
     def __init__(self, model: FloatModel, wav2vec2: nn.Module | None, emotion_encoder: EmotionEncoder | None):
         self.model, self.wav2vec2, self.emotion_encoder = model, wav2vec2, emotion_encoder
         self.config: FloatConfig = model.config
+        self._overflow_said = False  # the half-precision decoder's overflow is logged once
 
     # -------------------------------------------------------------------- encoders
     @torch.inference_mode()
@@ -163,7 +164,7 @@ class FloatPipeline:
         identity and motion as given (not rounded to the model dtype)."""
         if frames.dtype == torch.float32 or bool(torch.isfinite(frames).all()):
             return frames
-        if not self.__dict__.get("_overflow_said"):  # once per pipeline, not once per batch
+        if not self._overflow_said:
             self._overflow_said = True
             log.warning("FloatKit: the %s decoder overflowed (inf or NaN); the frames concerned are decoded "
                         "again in float32", str(frames.dtype).replace("torch.", ""))
