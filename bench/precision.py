@@ -106,14 +106,14 @@ def run(model, config, identity, audio, device: torch.device, dtype: torch.dtype
                 "sample_s": sample_s, "net": net}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--seconds", type=float, default=2.0, help="speech length (frames at 25 fps)")
     parser.add_argument("--frames", type=int, default=2, help="frames decoded per dtype (deviation and timing)")
     parser.add_argument("--quick", action="store_true", help="64 px model with a 2-layer FMT")
     parser.add_argument("--json", type=Path, help="also write the results here")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     device = torch.device(args.device)
     torch.manual_seed(0)
     config = full_size.SMALL if args.quick else None
@@ -152,6 +152,7 @@ def main() -> None:
     print(text)
     if args.json:
         args.json.write_text(text)
+    return results
 
 
 if __name__ == "__main__":

@@ -234,3 +234,16 @@ def test_an_overflowing_half_sampler_is_refused_not_decoded(tiny_pipe, golden):
     audio = AudioFeatures(torch.zeros(1, 5, tiny_pipe.config.dim_a), 25.0)
     with pytest.raises(FloatingPointError, match="^the motion sampler overflowed in float16 .*precision bf16 or fp32$"):
         half.sample_motion(identity, audio, torch.full((1, 7), 1 / 7), nfe=2)
+
+
+@pytest.mark.integration  # about a minute on 2 cores
+def test_precision_bench_quick_runs(monkeypatch):
+    """bench/precision.py --quick (smoke: no timing asserted)."""
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    import precision
+
+    result = precision.main(["--quick", "--seconds", "0.2", "--frames", "1"])
+    for name in ("bf16", "fp16"):
+        warp = result["warp"][name]
+        assert warp["warp_psnr_db"] >= 50 and warp["warp_psnr_db"] > warp["grid_in_dtype_psnr_db"] + 10
+        assert result[name]["finite"] and 0 < result[name]["motion_max_abs_dev"] < result[name]["motion_max_abs"]
