@@ -31,6 +31,7 @@ from .nets.emotion_encoder import EmotionEncoder
 from .media import pad_to_min_length, prepare_speech, resize_portrait
 from .nets.model import FloatModel
 from .sampling import Guidance, sample_motion
+from .transfer import overlapped_to_host
 from .types import AudioFeatures, Identity
 
 Callback = Callable[[int, int], None]
@@ -148,6 +149,7 @@ class FloatPipeline:
             raise ValueError(f"batch_size={batch_size}: give a positive number of frames, or None to choose "
                              "it from free memory")
         size = batch_size or auto_decode_batch_size(param.device, self.config.input_size, param.dtype)
+        pending = None
         for b in range(clips):
             source = identity.select(min(b, identity.batch_size - 1))
             one = Identity(source.latent.to(param.device, param.dtype),
@@ -156,21 +158,30 @@ class FloatPipeline:
             clip_motion = motion[min(b, motion.shape[0] - 1)]
             for start in range(0, frames, size):
                 chunk = clip_motion[start:start + size]
-                yield b, start, self._finite(mae.decode(one, chunk.to(param.device, param.dtype)), source, chunk)
+                out = mae.decode(one, chunk.to(param.device, param.dtype))
+                # float16 ends at 65504; bfloat16 has float32's range. The flag is read one batch
+                # late, once the next batch is queued, so the check does not stall the GPU.
+                finite = torch.isfinite(out).all() if out.dtype == torch.float16 else None
+                if pending is not None:
+                    yield self._finite(*pending)
+                pending = (b, start, out, finite, source, chunk)
+        if pending is not None:
+            yield self._finite(*pending)
 
-    def _finite(self, frames: torch.Tensor, identity: Identity, motion: torch.Tensor) -> torch.Tensor:
-        """Frames of a half-precision decoder, or, where they overflowed (inf or NaN: float16 ends at
-        65504), the same frames decoded again by a float32 copy of the decoder, in float32, from the
-        identity and motion as given (not rounded to the model dtype)."""
-        if frames.dtype == torch.float32 or bool(torch.isfinite(frames).all()):
-            return frames
+    def _finite(self, clip: int, start: int, frames: torch.Tensor, finite: torch.Tensor | None, identity: Identity,
+                motion: torch.Tensor) -> tuple[int, int, torch.Tensor]:
+        """The batch as decoded, or, where a float16 decoder overflowed (inf or NaN), the same frames
+        decoded again by a float32 copy of the decoder, in float32, from the identity and motion as
+        given (not rounded to the model dtype)."""
+        if finite is None or bool(finite):
+            return clip, start, frames
         if not self._overflow_said:
             self._overflow_said = True
             log.warning("FloatKit: the %s decoder overflowed (inf or NaN); the frames concerned are decoded "
                         "again in float32", str(frames.dtype).replace("torch.", ""))
         decoder = copy.deepcopy(self.model.motion_autoencoder.dec).float()  # the decoder only, for this batch
         latent = identity.latent.to(frames.device, torch.float32) + motion.to(frames.device, torch.float32)
-        return decoder(latent, [f.to(frames.device, torch.float32) for f in identity.features])
+        return clip, start, decoder(latent, [f.to(frames.device, torch.float32) for f in identity.features])
 
     @torch.inference_mode()
     def decode(self, identity: Identity, motion: torch.Tensor, batch_size: int | None = None,
@@ -181,10 +192,11 @@ class FloatPipeline:
         side = self.config.input_size
         out = torch.empty(clips, total, 3, side, side, device=output_device)
         done = 0
-        for b, start, frames in self.decode_batches(identity, motion, batch_size):
-            # To float32 on the decoding device first: a half-precision tensor converted on the
-            # host instead costs a slow CPU conversion pass.
-            out[b, start:start + frames.shape[0]] = frames.float().to(output_device)
+        batches = self.decode_batches(identity, motion, batch_size)
+        if out.device.type == "cpu":  # GPU batches travel while the next one decodes
+            batches = overlapped_to_host(batches)
+        for b, start, frames in batches:
+            out[b, start:start + frames.shape[0]] = frames.to(output_device, torch.float32)
             done += frames.shape[0]
             if callback is not None:
                 callback(done, clips * total)

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .motion_encoder import CHANNELS
-from .stylegan2_layers import ConvLayer, FusedLeakyReLU, ModulatedConv2d, Upsample
+from .stylegan2_layers import SQRT2, ConvLayer, FusedLeakyReLU, ModulatedConv2d, Upsample
 
 
 class MotionBasis(nn.Module):
@@ -79,7 +79,10 @@ class StyledConv(nn.Module):
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         if self.conv.reference:
             return self.activate(self.conv(x, style))
-        return self.activate.forward_(self.conv(x, style))  # the conv output is fresh: in place
+        # leaky_relu(v + b) * g == leaky_relu(g * v + g * b) for g > 0: the bias and the gain ride
+        # in the convolution's one affine pass, and the activation runs in place on its output.
+        out = self.conv.forward_activation_modulation(x, style, self.activate.bias.view(-1), SQRT2)
+        return F.leaky_relu_(out, 0.2)
 
 
 class ToRGB(nn.Module):
@@ -148,17 +151,20 @@ class ToFlow(nn.Module):
         """The 1x1 modulated conv + bias, in float32 (B, 3, S, S).
 
         Rounded to bfloat16, a raw flow of about 1 carries an error of 2^-9 that tanh passes on
-        to the grid: 0.2 px at 512 px. Only 3 output channels, so float32 costs little. This
-        conv is not demodulated: modulating the input channels (s * x) is the same sum as
-        modulating the weights, so this serves both decoder paths; the official weight
-        modulation is kept only for float32 parity checks.
+        to the grid: 0.2 px at 512 px. As in `ModulatedConv2d._pointwise`, one batched product
+        with per-frame (B, 3, in) weights (this conv is not demodulated), here in float32: the
+        cost is one conversion pass over x. The official weight modulation is kept for float32
+        parity checks.
         """
         conv = self.conv
         if x.dtype == torch.float32 and conv.reference:
             return conv(x, style) + self.bias  # the official weight modulation, for parity checks
-        s = conv.modulation(style).float()
-        weight = conv.weight[0].float() * conv.scale
-        return F.conv2d(x.float() * s[:, :, None, None], weight) + self.bias.float()
+        batch, channels, height, width = x.shape
+        weight = conv.weight[0, :, :, 0, 0].float() * conv.scale  # (3, in)
+        frame_weight = weight[None] * conv.modulation(style).float()[:, None, :]  # (B, 3, in)
+        pixels = x.float().permute(0, 2, 3, 1).reshape(batch, height * width, channels)  # a view if channels-last
+        out = torch.baddbmm(self.bias.float().view(1, 1, -1), pixels, frame_weight.transpose(1, 2))
+        return out.view(batch, height, width, -1).permute(0, 3, 1, 2)
 
 
 def warp(feature: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
