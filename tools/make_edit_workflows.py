@@ -85,7 +85,7 @@ VIDEO_NOTE = base.note(
 SAVE_LOAD_NOTE = base.note(
     "FloatKit save and load motion. First run: Save Motion writes the generated motion to "
     "ComfyUI/output/motion/FloatKit_00001_.safetensors (with fps, frames and the model's basis fingerprint). "
-    "Then unmute the lower branch (select its nodes, Ctrl+M) and run again: Load Motion, set to "
+    "Then unmute the 'second run' group (select its nodes, Ctrl+M) and run again: Load Motion, set to "
     "'(latest saved motion)', renders the newest file in output/motion without sampling. To pick another "
     "file, press R to refresh the lists and choose it ('... [output]' for output files, or a .safetensors "
     "you put in ComfyUI/input). A motion saved with another FLOAT checkpoint is refused.",
