@@ -18,6 +18,8 @@ CATEGORY = sockets.EDIT_CATEGORY
 
 MOTION_SUBFOLDER = "motion"
 EXTENSION = ".safetensors"
+# Always listed first, so a workflow can name it before any motion is saved (it is resolved at run time).
+LATEST = "(latest saved motion)"
 
 
 def direction_weight(pipe):
@@ -98,13 +100,24 @@ def _motion_files(directory: str) -> list[str]:
 
 
 def motion_file_names() -> list[str]:
-    """.safetensors in the input folder, then motion files in the output folder marked ' [output]'."""
+    """LATEST, .safetensors in the input folder, then motion files in the output folder marked ' [output]'."""
     output = os.path.join(folder_paths.get_output_directory(), MOTION_SUBFOLDER)
-    return _motion_files(folder_paths.get_input_directory()) + \
+    return [LATEST] + _motion_files(folder_paths.get_input_directory()) + \
         [f"{MOTION_SUBFOLDER}/{name} [output]" for name in _motion_files(output)]
 
 
+def latest_motion_path() -> str:
+    """The newest motion file under output/motion (what Save Motion wrote last)."""
+    output = os.path.join(folder_paths.get_output_directory(), MOTION_SUBFOLDER)
+    paths = [os.path.join(output, name) for name in _motion_files(output)]
+    if not paths:
+        raise FileNotFoundError(f"no saved motion yet in {output}: run Save Motion first, then load it")
+    return max(paths, key=os.path.getmtime)
+
+
 def motion_file_path(name: str) -> str:
+    if name == LATEST:
+        return latest_motion_path()
     path = folder_paths.get_annotated_filepath(name)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"motion file {name!r} not found ({path}): save one with Save Motion, or put a "
@@ -125,7 +138,8 @@ class LoadMotion(io.ComfyNode):
             "marked [output]). Motion made by a different model is refused.",
             inputs=[sockets.pipe_in("The loaded model; it must be the one that made the motion."),
                     io.Combo.Input("motion_file", options=motion_file_names(),
-                                   tooltip="A FloatKit motion .safetensors.")],
+                                   tooltip="A FloatKit motion .safetensors; '(latest saved motion)' takes the "
+                                           "newest file Save Motion wrote to output/motion.")],
             outputs=[sockets.output(sockets.Motion, "motion", "The saved motion.")], category=CATEGORY)
 
     @classmethod

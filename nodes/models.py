@@ -11,6 +11,7 @@ from comfy_api.latest import io
 
 from ..float_models import CheckpointError, FloatPipeline, load_pipeline
 from ..float_models.app.download import OFFICIAL_CHECKPOINT
+from ..float_models.devices import DEVICES, PRECISIONS
 from ..float_models.nets.checkpoint import AUDIO_TOWER_NAME, EMOTION_TOWER_NAME
 from . import _comfy, sockets
 
@@ -57,7 +58,7 @@ def load(checkpoint: str, audio_encoder: str, emotion_encoder: str, device: str 
 def _load(ckpt, audio, emotion, no_emotion, load_device, offload_device, dtype) -> FloatKitPipe:
     try:  # "none": the emotion classifier is not built at all (emotions come from labels only)
         pipeline = load_pipeline(ckpt, audio, emotion, device=offload_device, dtype=dtype,
-                                 with_emotion=not no_emotion)
+                                 with_emotion=not no_emotion, run_device=load_device)
     except CheckpointError as err:
         raise CheckpointError(f"{err}. Model downloads: {_comfy.DOWNLOADS}") from None
     return FloatKitPipe(pipeline, _comfy.patchers(pipeline.networks(), load_device, offload_device), ckpt)
@@ -89,11 +90,12 @@ class LoadModels(io.ComfyNode):
                                default=_prefer(folders, EMOTION_TOWER_NAME, INSIDE),
                                tooltip="Folder of r-f/wav2vec-english-speech-emotion-recognition, "
                                        f"'{INSIDE}', or '{NONE}' (then emotions must be chosen as labels)."),
-                io.Combo.Input("device", options=list(_comfy.DEVICES), default="auto",
+                io.Combo.Input("device", options=list(DEVICES), default="auto",
                                tooltip="Where the networks run; auto follows ComfyUI (and its --cpu flag)."),
-                io.Combo.Input("precision", options=list(_comfy.PRECISIONS), default="auto",
-                               tooltip="Weight precision; auto = bf16 on GPUs that support it well, else fp32. "
-                                       "The CPU always uses fp32."),
+                io.Combo.Input("precision", options=list(PRECISIONS), default="auto",
+                               tooltip="Network precision; auto = fp16 on CUDA GPUs that do it well (else bf16 or "
+                                       "fp32). The warp and other rounding-sensitive steps always run in fp32; "
+                                       "the CPU always uses fp32."),
             ],
             outputs=[sockets.output(sockets.Pipe, "pipe", "The loaded FLOAT networks, for the other FLOAT nodes.")])
 
