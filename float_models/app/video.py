@@ -22,13 +22,14 @@ torchvision or torchaudio. Torch tensors are accepted wherever arrays are, witho
 from __future__ import annotations
 
 import os
-import uuid
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import av
 import numpy as np
+
+from ..partfiles import discard, part_path, release
 
 __all__ = ["MediaError", "VideoWriter", "frames_to_uint8", "mix_to_mono", "read_audio", "read_image",
            "to_uint8_frames"]
@@ -131,7 +132,7 @@ class VideoWriter:
         self._closed = False
         # A hidden name beside the target (same file system, so the final rename is atomic);
         # created by FFmpeg itself, so it gets the usual permissions.
-        self._tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex[:8]}.part")
+        self._tmp = part_path(self.path)  # also removed at interpreter exit if still there
         try:
             self._container = av.open(str(self._tmp), mode="w", format="mp4",
                                       options={"movflags": "+faststart"})
@@ -187,6 +188,7 @@ class VideoWriter:
                 self._audio.encode_until(self._audio_samples_for(self.frames_written), final=True)
             self._container.close()
             os.replace(self._tmp, self.path)
+            release(self._tmp)
         except BaseException:
             self._discard()
             raise
@@ -206,7 +208,12 @@ class VideoWriter:
                 container.close()
             except Exception:  # noqa: BLE001 - the file is being thrown away anyway
                 pass
-        self._tmp.unlink(missing_ok=True)
+        discard(self._tmp)
+
+    def __del__(self) -> None:
+        # Dropped without close() or abort() (e.g. a generator that was never finished): no part file stays.
+        if not getattr(self, "_closed", True):
+            self._discard()
 
     def _audio_samples_for(self, frames: int) -> int:
         return int(round(frames * self._audio.rate / self.fps))
