@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -280,7 +281,7 @@ def render(args: argparse.Namespace) -> int:
     from ..media import emotion_condition, uint8_to_portrait
     from ..nets.emotion_encoder import is_from_speech
     from .download import locate_models
-    from .video import VideoWriter, frames_to_uint8, mix_to_mono, read_audio, read_image
+    from .video import VideoWriter, frames_to_uint8, mix_to_mono, read_audio
 
     timer = _Timer()
     device, dtype = _device_and_dtype(args.device, args.precision)
@@ -290,7 +291,7 @@ def render(args: argparse.Namespace) -> int:
     output = args.output
 
     t = time.perf_counter()
-    image = read_image(args.image)
+    image = _read_portrait(args.image)
     if args.crop:
         image = _crop(image, args.image, args.quiet)
     waveform, rate = read_audio(args.audio)
@@ -331,6 +332,18 @@ def render(args: argparse.Namespace) -> int:
           f"(speech {waveform.shape[-1] / rate:.2f} s, {np.asarray(waveform).shape[0]} channel(s) at {rate} Hz)\n"
           f"  time: {times} | total {timer.total:.1f} s", flush=True)
     return 0
+
+
+def _read_portrait(path: Path):
+    """The picture, with the reader's warnings (a truncated file) shown as one line each."""
+    from .video import TruncatedImageWarning, read_image
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", TruncatedImageWarning)
+        image = read_image(path)
+    for warning in caught:
+        _say(f"warning: {warning.message}")
+    return image
 
 
 def _crop(image, path: Path, quiet: bool):
