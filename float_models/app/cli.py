@@ -201,10 +201,10 @@ def _why_unusable(path: Path, folder: bool = False) -> str:
 def _check_output(output: Path, suffix: str, inputs: Sequence[Path | None] = ()) -> None:
     """Refuse, before any work, an output that could only fail at the end or would destroy an input:
     the wrong container, an existing folder, an unwritable folder, or the same file as an input."""
-    if output.suffix.lower() != suffix:
-        raise InputError(f"-o {output}: FloatKit writes {suffix} files here; name the output ...{suffix}")
     if output.is_dir():
         raise InputError(f"-o {output}: is a folder; give a file name inside it, e.g. {output / ('clip' + suffix)}")
+    if output.suffix.lower() != suffix:
+        raise InputError(f"-o {output}: FloatKit writes {suffix} files here; give the output a {suffix} name")
     for source in inputs:
         if source is not None and _same_file(output, source):
             raise InputError(f"-o {output}: is the input {source}; writing would destroy it: choose another name")

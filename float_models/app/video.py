@@ -389,7 +389,8 @@ def _decode_audio(container: Any, stream: Any, path: Path) -> tuple[np.ndarray, 
     kept = channels if channels <= 2 else 1
     if stream.duration and stream.time_base:  # refuse early when the header says so
         _check_audio_size(kept, int(float(stream.duration * stream.time_base) * rate), path)
-    resampler = av.AudioResampler(format="fltp", rate=rate)  # planar float, layout kept, rate capped
+    # Packed float (PyAV's planar to_ndarray crashes on 8-channel frames), layout kept, rate capped.
+    resampler = av.AudioResampler(format="flt", rate=rate)
     pieces, total = [], 0
     for frame in container.decode(stream):
         for piece in _reduced(resampler.resample(frame), kept):
@@ -403,7 +404,7 @@ def _decode_audio(container: Any, stream: Any, path: Path) -> tuple[np.ndarray, 
 
 def _reduced(frames: list, kept: int) -> list[np.ndarray]:
     """Decoded blocks as (channels, n) float32, the channels averaged when there are more than two."""
-    blocks = [f.to_ndarray().astype(np.float32, copy=False) for f in frames]
+    blocks = [f.to_ndarray().reshape(-1, len(f.layout.channels)).T.astype(np.float32) for f in frames]
     return [b.mean(axis=0, keepdims=True) if b.shape[0] > kept else b for b in blocks]
 
 
