@@ -29,8 +29,8 @@ def audio_parts(audio: Mapping) -> tuple[torch.Tensor, int]:
     except KeyError as err:
         raise ValueError(f"this AUDIO has no {err.args[0]!r}: connect the output of a Load Audio node") from None
     waveform = torch.as_tensor(waveform).detach()
-    check_audio_size(waveform.shape[-2] if waveform.dim() > 1 else 1, waveform.shape[-1] if waveform.dim() else 0,
-                     "this AUDIO")  # before any float copy of it is made
+    samples = waveform.shape[-1] if waveform.dim() else 0
+    check_audio_size(waveform.numel() // max(samples, 1), samples, "this AUDIO")  # before any float copy is made
     waveform = pcm_to_float(waveform).to("cpu", torch.float32)  # integer PCM (raw readers) scaled to [-1, 1]
     while waveform.dim() < 3:  # [N] or [C, N] from lenient producers
         waveform = waveform.unsqueeze(0)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save
 
 from ..partfiles import discard, part_path
 from ..settings import SettingError, check_fps
@@ -52,11 +52,11 @@ def save_motion(motion: Motion, path: str | os.PathLike, direction_weight: torch
                 "frames": str(motion.num_frames), "clips": str(int(motion.latents.shape[0])),
                 "basis_fingerprint": basis_fingerprint(weight)}
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Created by save_file itself, so it gets the usual mode (0644 under umask 022) like ComfyUI's
-    # other outputs; removed at interpreter exit too, if a signal stops the write.
+    # Removed at interpreter exit too, if a signal stops the write.
     temp = part_path(path, ".tmp")
     try:
-        save_file(tensors, str(temp), metadata=metadata)
+        with open(temp, "wb") as handle:  # open() gives the usual mode (0644 under umask 022); save_file: 0600
+            handle.write(save(tensors, metadata=metadata))
         os.replace(temp, path)
     finally:
         discard(temp)
