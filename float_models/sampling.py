@@ -23,7 +23,6 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchdiffeq import odeint
 
 from .guidance import guided_velocity
 from .settings import NFE_RANGE, SEED_RANGE
@@ -101,6 +100,8 @@ def sample_motion(fmt: nn.Module, audio: torch.Tensor, reference: torch.Tensor, 
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
     check_settings(guidance, nfe, seed)
+    from torchdiffeq import odeint  # on first use: importing float_models (as the node pack does) stays light
+
     grid = time_grid(nfe)
     batch, total, _ = audio.shape
     dim = reference.shape[-1]

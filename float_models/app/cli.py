@@ -274,21 +274,19 @@ class _Timer:
 
 def render(args: argparse.Namespace) -> int:
     _check_render_args(args)
-    import numpy as np
     import torch
 
     from .. import load_pipeline
     from ..media import emotion_condition, uint8_to_portrait
     from ..nets.emotion_encoder import is_from_speech
     from .download import locate_models
-    from .video import VideoWriter, frames_to_uint8, mix_to_mono, read_audio
+    from .video import mix_to_mono, read_audio
 
     timer = _Timer()
     device, dtype = _device_and_dtype(args.device, args.precision)
     from_speech = is_from_speech(args.emotion)
     paths = locate_models(args.models, args.checkpoint, args.audio_encoder, args.emotion_encoder,
                           need_emotion=from_speech)
-    output = args.output
 
     t = time.perf_counter()
     image = _read_portrait(args.image)
@@ -315,23 +313,33 @@ def render(args: argparse.Namespace) -> int:
     bar.close()
     t = timer.stage("sample motion", t)
 
-    frames_total, side, fps = motion.shape[1], pipe.config.input_size, pipe.config.fps
-    output.parent.mkdir(parents=True, exist_ok=True)
+    _write_video(args, pipe, identity, motion, (waveform, rate))
+    timer.stage("decode + write", t)
+    _summary(args.output, motion.shape[1], pipe.config, waveform, rate, timer)
+    return 0
+
+
+def _write_video(args: argparse.Namespace, pipe, identity, motion, audio: tuple) -> None:
+    """Decode in batches and stream the frames into the MP4 (which appears whole or not at all)."""
+    from .video import VideoWriter, frames_to_uint8
+
+    frames_total, side = motion.shape[1], pipe.config.input_size
+    args.output.parent.mkdir(parents=True, exist_ok=True)
     bar = Progress("decode", "frames", args.quiet)
-    with VideoWriter(output, fps, side, side, audio=(waveform, rate), crf=args.crf) as video:
+    with VideoWriter(args.output, pipe.config.fps, side, side, audio=audio, crf=args.crf) as video:
         for _, start, frames in pipe.decode_batches(identity, motion, args.batch_size):
             video.write(frames_to_uint8(frames))
             bar(start + frames.shape[0], frames_total)
     bar.close()
-    timer.stage("decode + write", t)
 
-    seconds = frames_total / fps
+
+def _summary(output: Path, frames_total: int, config, waveform, rate: int, timer: "_Timer") -> None:
+    side, fps = config.input_size, config.fps
     times = " | ".join(f"{k} {v:.1f} s" for k, v in timer.stages.items())
     print(f"wrote {output.resolve()}\n"
-          f"  {frames_total} frames of {side}x{side} at {fps:g} fps = {seconds:.2f} s of video "
-          f"(speech {waveform.shape[-1] / rate:.2f} s, {np.asarray(waveform).shape[0]} channel(s) at {rate} Hz)\n"
+          f"  {frames_total} frames of {side}x{side} at {fps:g} fps = {frames_total / fps:.2f} s of video "
+          f"(speech {waveform.shape[-1] / rate:.2f} s, {waveform.shape[0]} channel(s) at {rate} Hz)\n"
           f"  time: {times} | total {timer.total:.1f} s", flush=True)
-    return 0
 
 
 def _read_portrait(path: Path):
