@@ -55,13 +55,19 @@ def save_motion(motion: Motion, path: str | os.PathLike, direction_weight: torch
     # Removed at interpreter exit too, if a signal stops the write.
     temp = part_path(path, ".tmp")
     try:
-        with open(temp, "wb") as handle:  # open() gives the usual mode (0644 under umask 022); save_file: 0600
-            handle.write(save(tensors, metadata=metadata))
+        save_file(tensors, temp, metadata=metadata)
         os.replace(temp, path)
     finally:
         discard(temp)
     return path
 
+
+
+def save_file(tensors: dict[str, torch.Tensor], path: str | os.PathLike, metadata: dict[str, str]) -> None:
+    """safetensors' save_file through open(), so the file gets the usual mode of ComfyUI's outputs
+    (0644 under umask 022) instead of the 0600 that safetensors' own writer gives."""
+    with open(path, "wb") as handle:
+        handle.write(save(tensors, metadata=metadata))
 
 
 def read_motion_file(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
