@@ -16,7 +16,7 @@ file is removed and nothing half-written remains. The audio track lasts exactly 
 frames: longer speech is cut, shorter speech is followed by silence.
 
 Only PyAV (FFmpeg's libraries, which the `av` wheel bundles) is used: no ffmpeg executable, no
-torchvision or torchaudio. Torch tensors are accepted wherever arrays are, without importing torch.
+torchvision or torchaudio. Torch tensors are accepted wherever arrays are.
 """
 
 from __future__ import annotations
@@ -304,9 +304,12 @@ def _planar_float(waveform: Any) -> np.ndarray:
     if hasattr(waveform, "detach"):
         waveform = waveform.detach().cpu().numpy()
     array = np.asarray(waveform)
-    if array.dtype.kind in "iu":  # integer PCM
-        info = np.iinfo(array.dtype)
-        array = array.astype(np.float32) / float(max(abs(info.min), info.max))
+    if array.dtype.kind in "iu":  # integer PCM: the library's one scaling, as for the model's input
+        import torch
+
+        from ..media import pcm_to_float
+
+        array = pcm_to_float(torch.from_numpy(np.ascontiguousarray(array))).numpy()
     array = np.asarray(array, dtype=np.float32)
     if array.ndim == 1:
         array = array[None]
