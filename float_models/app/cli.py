@@ -283,10 +283,12 @@ def render(args: argparse.Namespace) -> int:
     from .video import mix_to_mono, read_audio
 
     timer = _Timer()
-    device, dtype = _device_and_dtype(args.device, args.precision)
     from_speech = is_from_speech(args.emotion)
+    # Missing models are reported before the device is touched: starting CUDA can be slow or fail on a
+    # busy shared GPU, and that must not hide the one-line models message.
     paths = locate_models(args.models, args.checkpoint, args.audio_encoder, args.emotion_encoder,
                           need_emotion=from_speech)
+    device, dtype = _device_and_dtype(args.device, args.precision)
 
     t = time.perf_counter()
     image = _read_portrait(args.image)
