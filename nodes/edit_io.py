@@ -15,6 +15,8 @@ from .edit import CATEGORY, PIPE_IN
 
 MOTION_SUBFOLDER = "motion"
 EXTENSION = ".safetensors"
+# Always listed first, so a workflow can name it before any motion is saved (it is resolved at run time).
+LATEST = "(latest saved motion)"
 
 
 def modes() -> list[str]:
@@ -133,15 +135,26 @@ def _motion_roots() -> dict[str, str]:
 
 
 def motion_file_names() -> list[str]:
-    """.safetensors in the input folder, then motion files in the output folder marked ' [output]'."""
+    """LATEST, .safetensors in the input folder, then motion files in the output folder marked ' [output]'."""
     roots = _motion_roots()
-    return _motion_files(roots["input"]) + \
+    return [LATEST] + _motion_files(roots["input"]) + \
         [f"{MOTION_SUBFOLDER}/{name} [output]" for name in _motion_files(roots["output"])]
+
+
+def latest_motion_path() -> str:
+    """The newest motion file under output/motion (what Save Motion wrote last)."""
+    output = os.path.join(folder_paths.get_output_directory(), MOTION_SUBFOLDER)
+    paths = [os.path.join(output, name) for name in _motion_files(output)]
+    if not paths:
+        raise FileNotFoundError(f"no saved motion yet in {output}: run Save Motion first, then load it")
+    return max(paths, key=os.path.getmtime)
 
 
 def motion_file_path(name: str) -> str:
     """The real path of a listed motion file. Anything that resolves (links included) outside the input
     folder or output/motion gets the same answer as a missing file, so a prompt cannot probe for files."""
+    if name == LATEST:
+        return latest_motion_path()
     base, relative = "input", str(name)
     for tag in ("input", "output"):
         if relative.endswith(f" [{tag}]"):
@@ -171,7 +184,8 @@ class LoadMotion(io.ComfyNode):
                         "motion/ files marked [output]). Motion made by a different model is refused.",
             inputs=[sockets.Pipe.Input("pipe", tooltip="The loaded model; it must be the one that made the motion."),
                     io.Combo.Input("motion_file", options=motion_file_names(),
-                                   tooltip="A FloatKit motion .safetensors.")],
+                                   tooltip="A FloatKit motion .safetensors; '(latest saved motion)' takes the "
+                                           "newest file Save Motion wrote to output/motion.")],
             outputs=[sockets.Motion.Output("motion", display_name="motion", tooltip="The saved motion.")])
 
     @classmethod
