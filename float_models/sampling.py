@@ -123,6 +123,10 @@ def sample_motion(fmt: nn.Module, audio: torch.Tensor, reference: torch.Tensor, 
     device, dtype = param.device, param.dtype
     audio, reference = audio.to(device, dtype), reference.to(device, dtype)
     emotion = _per_frame_emotion(emotion.to(device, dtype), total)
+    # The ODE state x stays in float32 (the noise is float32 and the velocity is cast back):
+    # x reaches magnitudes near 8, where bfloat16's step is 2^-5, while an Euler step adds
+    # dt * v of about 0.1; rounding x to the model dtype after every step would lose much of
+    # each increment. Only the FMT's input is rounded.
     noise = window_noise(seed, batch, num_frames, dim).to(device)
     step = VelocityStep.for_model(fmt, guidance, num_prev_frames, step_mode or default_step_mode(device))
 

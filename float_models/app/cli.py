@@ -100,6 +100,7 @@ def _say(message: str, quiet: bool = False) -> None:
 # ----------------------------------------------------------------------------- render
 
 def _add_render(sub: argparse._SubParsersAction) -> None:
+    from ..devices import DEVICES, PRECISIONS
     from ..nets.emotion_encoder import EMOTIONS, FROM_SPEECH_CLI as FROM_SPEECH
     from ..sampling import SOLVERS
 
@@ -122,9 +123,10 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--nfe", type=int, default=10, help="ODE time points per window (10 = 9 Euler steps)")
     p.add_argument("--seed", type=int, default=15, help="noise seed (same motion on every device)")
     p.add_argument("--solver", default="euler", choices=SOLVERS, help="ODE solver (official: euler)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
-    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"),
-                   help="weights' precision; auto = fp32 on CPU/MPS, bf16 on GPUs that support it")
+    p.add_argument("--device", default="auto", choices=DEVICES)
+    p.add_argument("--precision", default="auto", choices=PRECISIONS,
+                   help="networks' precision; auto = fp16 on CUDA GPUs with tensor cores (else bf16 or fp32), "
+                        "fp32 on CPU/MPS; the CPU always runs fp32 (README, Precision)")
     p.add_argument("--batch-size", type=int, default=None, help="frames decoded at once (default: by memory)")
     p.add_argument("--crf", type=int, default=18, help="H.264 quality, 0 (lossless) .. 51 (default 18)")
     _add_model_paths(p)
@@ -230,27 +232,19 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def _device_and_dtype(device: str, precision: str):
-    import torch
+def _device_and_dtype(device: str, precision: str, quiet: bool = False):
+    """The library's device and precision rule (`float_models.devices`); a bad choice exits 2."""
+    import logging
 
-    from ..pipeline import default_device
+    from ..devices import choose_device, choose_dtype
 
-    if device == "auto":
-        dev = default_device()
-    elif device == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: PyTorch sees no CUDA GPU here; use --device auto or cpu")
-    elif device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise InputError("--device mps: Apple MPS is not available here; use --device auto or cpu")
-    else:
-        dev = torch.device(device)
-    if dev.type == "cpu":
-        if precision in ("fp16", "bf16"):
-            _say(f"note: --precision {precision} is not used on the CPU (slow or unsupported there); using fp32")
-        return dev, torch.float32
-    if precision == "auto":
-        bf16 = dev.type == "cuda" and torch.cuda.is_bf16_supported()
-        return dev, torch.bfloat16 if bf16 else torch.float32
-    return dev, {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+    # The library logs one line when a precision is not used on this device; --quiet hides it.
+    logging.getLogger("float_models").setLevel(logging.ERROR if quiet else logging.WARNING)
+    try:
+        dev = choose_device(device)
+    except ValueError as err:
+        raise InputError(f"--device {device}: {err}") from None
+    return dev, choose_dtype(precision, dev)
 
 
 def _default_output(args: argparse.Namespace) -> Path:
@@ -288,7 +282,7 @@ def render(args: argparse.Namespace) -> int:
     # busy shared GPU, and that must not hide the one-line models message.
     paths = locate_models(args.models, args.checkpoint, args.audio_encoder, args.emotion_encoder,
                           need_emotion=from_speech)
-    device, dtype = _device_and_dtype(args.device, args.precision)
+    device, dtype = _device_and_dtype(args.device, args.precision, args.quiet)
 
     t = time.perf_counter()
     image = _read_portrait(args.image)
