@@ -25,7 +25,9 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
+
 from .guidance import guided_velocity
+from .settings import NFE_RANGE, SEED_RANGE
 
 Callback = Callable[[int, int], None]
 
@@ -54,6 +56,18 @@ def window_noise(seed: int, batch: int, frames: int, dim: int) -> torch.Tensor:
     """The official per-window starting noise, always drawn on the CPU."""
     generator = torch.Generator("cpu").manual_seed(int(seed))
     return torch.randn(batch, frames, dim, generator=generator)
+
+
+def check_settings(guidance: Guidance, nfe: int, seed: int) -> None:
+    """Refuse, before any work, what would fail late or silently: NaN/infinite guidance scales (an
+    all-black video), nfe above NFE_RANGE (minutes or terabytes per window), seeds torch cannot take."""
+    for name, value in vars(guidance).items():
+        if not math.isfinite(float(value)):
+            raise ValueError(f"{name}={value}: guidance scales must be finite numbers")
+    if int(nfe) > NFE_RANGE[1]:
+        raise ValueError(f"nfe={nfe}: at most {NFE_RANGE[1]} time points per window (10 is official)")
+    if not SEED_RANGE[0] <= int(seed) <= SEED_RANGE[1]:
+        raise ValueError(f"seed={seed}: must be between {SEED_RANGE[0]} and 2**63-1 ({SEED_RANGE[1]})")
 
 
 def num_windows(total_frames: int, window: int) -> int:
@@ -94,10 +108,11 @@ def sample_motion(fmt: nn.Module, audio: torch.Tensor, reference: torch.Tensor, 
     default elsewhere) or "static" (the graph path's buffers without capture, for tests); all
     give the same numbers. Returns (B, T, D) in float32.
     """
-    from torchdiffeq import odeint  # here, not at the top: it pulls in scipy (~1 s), needed only to sample
-
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
+    check_settings(guidance, nfe, seed)
+    from torchdiffeq import odeint  # on first use: importing float_models (as the node pack does) stays light
+
     grid = time_grid(nfe)
     batch, total, _ = audio.shape
     dim = reference.shape[-1]

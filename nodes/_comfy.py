@@ -21,6 +21,7 @@ import comfy.utils
 import folder_paths
 
 from ..float_models.app.download import download_sources
+from ..float_models.devices import choose_device, choose_dtype
 from ..float_models.nets.checkpoint import SAFETENSORS_SUFFIXES
 
 FOLDER = "float"
@@ -126,8 +127,6 @@ def file_stamp(path: str | None) -> tuple:
 def devices(choice: str) -> tuple[torch.device, torch.device]:
     """(load device, offload device): the library's rule, where "auto" follows ComfyUI (so --cpu
     is honoured)."""
-    from ..float_models.devices import choose_device  # lazily: importing the pack loads no model code
-
     load = choose_device(choice, auto=mm.get_torch_device())
     return load, mm.unet_offload_device() if choice == "auto" else torch.device("cpu")
 
@@ -135,8 +134,6 @@ def devices(choice: str) -> tuple[torch.device, torch.device]:
 def precision(choice: str, device: torch.device) -> torch.dtype:
     """The library's rule (`float_models.devices.choose_dtype`); "auto" takes ComfyUI's verdict on
     this GPU's fp16 and bf16 (it knows GPUs whose fp16 is broken, and --force-fp32)."""
-    from ..float_models.devices import choose_dtype
-
     if device.type != "cuda":
         return choose_dtype(choice, device)
     return choose_dtype(choice, device, fp16_ok=mm.should_use_fp16(device), bf16_ok=mm.should_use_bf16(device))
