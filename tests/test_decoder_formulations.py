@@ -154,7 +154,7 @@ def test_frames_match_official_under_each_policy(policy, tiny_pipe, golden, offi
     for got, wanted in [(ours, recorded), (sequence, recorded)]:
         diff = (got - wanted).abs()
         assert diff.max().item() <= 5e-2 and diff.mean().item() <= 5e-3, (diff.max().item(), diff.mean().item())
-    # Same bounds as the batched-vs-reference decoder test (tests/test_speed.py): the rule-made
+    # Same bounds as the batched-vs-reference decoder test (tests/test_decoder.py): the rule-made
     # decoder amplifies float rounding to isolated pixels, the mean stays tiny.
     diff = (ours - sequence).abs()
     assert diff.max().item() <= 5e-2 and diff.mean().item() <= 5e-4, (diff.max().item(), diff.mean().item())

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / "workflows"
 EDIT_WORKFLOWS = {"floatkit_motion_intensity.json", "floatkit_motion_time.json", "floatkit_motion_blend.json",
                   "floatkit_emotion_schedule.json", "floatkit_motion_from_video.json", "floatkit_save_load_motion.json",
-                  "floatkit_rest_on_silence.json", "floatkit_paste_back.json"}  # run by tests/test_edit_nodes.py
+                  "floatkit_rest_on_silence.json", "floatkit_paste_back.json"}  # run by tests/test_nodes_edit.py
 UI_WORKFLOWS = sorted(p.name for p in WORKFLOWS.glob("*.json")
                       if not p.name.endswith("_api.json") and p.name not in EDIT_WORKFLOWS)
 SAMPLES = 4800  # 0.3 s of the golden speech at 16 kHz -> 8 video frames: keeps the decoder cheap

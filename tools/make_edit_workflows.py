@@ -3,7 +3,7 @@
     python tools/make_edit_workflows.py        (then python tools/make_thumbnails.py)
 
 Uses the builder of tools/workflow_graph.py (widget order and defaults from each node's schema, layout
-from the node sizes) and the shared pieces of tools/make_workflows.py. tests/test_edit_nodes.py converts
+from the node sizes) and the shared pieces of tools/make_workflows.py. tests/test_nodes_edit.py converts
 and runs every file written here.
 """
 

@@ -1,7 +1,7 @@
 """Hostile and careless inputs on the node code path (issue 17), on the ComfyUI stand-ins and the tiny
 weights. A prompt author controls every widget value and file name, and JSON prompts may carry NaN
 and Infinity, which ComfyUI's min/max comparisons let through. The command-line cases are in
-tests/test_hostile_cli.py. Covered here:
+tests/test_cli_inputs.py. Covered here:
 
 | # | hostile input                                                   | expected                                   |
 |---|-----------------------------------------------------------------|--------------------------------------------|

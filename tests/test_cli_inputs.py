@@ -2,7 +2,7 @@
 
 Every case must end in one clear line (exit 2 for a bad input, 3 for an unusable model file), before
 any model loads where the input alone shows the problem, and never leave a half-written file.
-The node-side cases are in tests/test_hostile_nodes.py. Covered here:
+The node-side cases are in tests/test_nodes_inputs.py. Covered here:
 
 | # | hostile input                                              | expected                                     |
 |---|------------------------------------------------------------|----------------------------------------------|
