@@ -219,7 +219,7 @@ def test_library_sampling_refuses_huge_nfe_and_seed(pipe, parts):
     for kwargs, words in (({"nfe": 10 ** 12}, "at most 100"), ({"seed": 2 ** 64}, r"2\*\*63-1"),
                           ({"a_cfg_scale": math.nan}, "finite")):
         with pytest.raises(ValueError, match=words):
-            pipe.pipeline.sample_motion(identity, features, emotion.probabilities, **kwargs)
+            pipe.pipeline.sample_motion(identity, features, emotion, **kwargs)
 
 
 # ----------------------------------------------------------------------------- 3: IMAGE and AUDIO sizes

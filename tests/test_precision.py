@@ -169,7 +169,9 @@ def test_cli_and_nodes_use_the_library_rule(tmp_path, monkeypatch):
     _comfy = pack.nodes._comfy
     importlib.import_module(f"{pack.__name__}.float_models.devices")
     calls = []
-    for module in (devices, sys.modules[f"{pack.__name__}.float_models.devices"]):
+    library = sys.modules[f"{pack.__name__}.float_models.devices"]
+    assert _comfy.choose_dtype is library.choose_dtype  # the nodes import the library's rule at the top
+    for module in (devices, _comfy):
         original = module.choose_dtype
         monkeypatch.setattr(module, "choose_dtype", lambda *a, _f=original, **k: calls.append(a) or _f(*a, **k))
     assert cli._device_and_dtype("cpu", "bf16", quiet=True) == (torch.device("cpu"), torch.float32)
