@@ -149,6 +149,29 @@ def pipeline() -> dict:
     return build(spec, wires, "pipeline")
 
 
+LONG_SPEECH_NOTE = (
+    "FloatKit long speech: minutes of speech (even an hour) in one node, with memory that does not grow with "
+    "the length.\n\nFLOAT Animate to Video does what Animate Portrait does, but writes the frames straight "
+    "into an MP4 (with the speech) a few at a time instead of keeping every frame in memory as an IMAGE "
+    "batch (about 3 MiB per frame: 44 GB for 10 minutes). Save Video keeps the result in output/video/.\n\n"
+    "For the separate nodes use FLOAT Render Video in place of Decode Motion + Create Video. paste_back puts the "
+    "face back into the whole photo. crf sets the quality (18 near-lossless).")
+
+# The streaming path's node (kept apart from the tables above so that this workflow stays self-contained).
+INPUTS["FloatKitAnimateToVideo"] = [("pipe", "FLOATKIT_PIPE"), ("image", "IMAGE"), ("audio", "AUDIO"),
+                                    ("emotion_override", "FLOATKIT_EMOTION", True)]
+OUTPUTS["FloatKitAnimateToVideo"] = [("video", "VIDEO")]
+SIZES["FloatKitAnimateToVideo"] = [330, 400]
+
+
+def long_speech() -> dict:
+    widgets = ["from speech", True, False] + SAMPLER + [18, 0]  # emotion, face_crop, paste_back, ..., crf, batch
+    spec = sources(LONG_SPEECH_NOTE) + [(10, "FloatKitAnimateToVideo", [430, 0], widgets),
+                                        (21, "SaveVideo", [800, 0], ["video/FloatKit", "mp4", "h264"])]
+    wires = [(4, 0, 10, "pipe"), (2, 0, 10, "image"), (3, 0, 10, "audio"), (10, 0, 21, "video")]
+    return build(spec, wires, "long-speech")
+
+
 def basic_api() -> dict:
     """The basic graph as an API prompt (File -> Export (API)): widget values by name, links as [id, slot]."""
     sampler = dict(zip(["a_cfg_scale", "e_cfg_scale", "r_cfg_scale", "nfe", "solver", "seed"], SAMPLER))
@@ -179,4 +202,5 @@ if __name__ == "__main__":
     write("floatkit_basic.json", basic())
     write("floatkit_emotion_redirect.json", emotion_redirect())
     write("floatkit_pipeline.json", pipeline())
+    write("floatkit_long_speech.json", long_speech())
     write("api/floatkit_basic_api.json", basic_api())
