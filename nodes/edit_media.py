@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from . import _comfy, convert, sockets
+from . import _comfy, _errors, convert, sockets
 from .edit import CATEGORY, MOTION_IN, _out
 
 SCHEDULE_EXAMPLE = "0-2: neutral\n2-4: happy\n4-: surprise 0.8"
@@ -96,6 +96,11 @@ class RestOnSilence(io.ComfyNode):
                                              strength))
 
 
+PASTE_STREAMING = ("paste back on the streaming path: connect original and crop_box to FLOAT Render Video (in place "
+                   "of FLOAT Decode Motion and this node), which pastes and writes each batch of frames into an MP4 "
+                   "as it is made, so memory stays flat at any length")
+
+
 def paste_frames(images, original, crop_box, feather: int = 16):
     """IMAGE of animated crops (clips back to back) + the photo(s) + CropBox per clip -> IMAGE in full size."""
     import torch
@@ -111,6 +116,7 @@ def paste_frames(images, original, crop_box, feather: int = 16):
     if original.shape[0] not in (1, len(boxes)):
         raise ValueError(f"give the photo that was cropped: {original.shape[0]} pictures for {len(boxes)} crop boxes")
     per_clip = images.shape[0] // len(boxes)
+    _errors.check_frames_fit(images.shape[0], original.shape[2], height=original.shape[1], advice=PASTE_STREAMING)
     step = _comfy.progress()
     pieces = []
     for index, box in enumerate(boxes):

@@ -216,7 +216,16 @@ def test_long_clips_refused_as_images_name_the_streaming_nodes(pack, inputs, mon
     monkeypatch.setattr(_errors, "available_memory", lambda: 100 * 10 ** 6)
     with pytest.raises(MemoryError, match=r"the 3000 frames \(1\.7 min at 30 fps\).*FLOAT Render Video"):
         pack.NODE_CLASS_MAPPINGS["FloatKitDecode"].execute(_pipe(), identity, motion, 0)
-    hour = torch.zeros(1, 1, 1).expand(1, 1, 3600 * 16000)
+    photo = torch.zeros(1, 1, 1, 3).expand(1, 1080, 1920, 3)  # 1000 full-HD frames pasted: ~25 MB each
+    box = __import__("comfyui_floatkit.float_models.app.face_crop", fromlist=["CropBox"]).CropBox(800, 300, 512,
+                                                                                                   1920, 1080)
+    frames = torch.zeros(1, 1, 1, 1).expand(1000, 64, 64, 3)
+    monkeypatch.setattr(_errors, "available_memory", lambda: 10 * 10 ** 9)
+    with pytest.raises(MemoryError, match=r"^FLOAT Paste Back: the 1000 frames of 1920x1080 would need about "
+                                          r"24\.9 GB.*connect original and crop_box to FLOAT Render Video"):
+        pack.NODE_CLASS_MAPPINGS["FloatKitPasteBack"].execute(frames, photo, (box,), 16)
+    hour = torch.zeros(1, 1, 1).expand(1, 1, 3600 * 16000)  # 90000 frames of 64 px: 4.4 GB
+    monkeypatch.setattr(_errors, "available_memory", lambda: 2 * 10 ** 9)
     with pytest.raises(MemoryError, match="FLOAT Animate to Video"):
         pack.NODE_CLASS_MAPPINGS["FloatKitAnimate"].execute(_pipe(), inputs["image"],
                                                             {"waveform": hour, "sample_rate": 16000}, "neutral",
