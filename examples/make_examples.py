@@ -4,7 +4,7 @@ Build-time only (the node pack does not need any of this at run time):
   * scikit-image, for its public-domain astronaut photograph (`pip install scikit-image`);
   * scipy, to resample the speech to 16 kHz (scikit-image already depends on it);
   * espeak-ng, the speech synthesiser (`apt-get install espeak-ng`);
-  * opencv-python-headless<5 and soundfile, which the pack itself uses.
+  * opencv-python-headless and soundfile, which the pack itself uses.
 
 Run from the repository root:  python examples/make_examples.py
 """

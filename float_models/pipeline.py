@@ -28,6 +28,7 @@ from .nets.emotion_encoder import EmotionEncoder
 from .media import pad_to_min_length, prepare_speech, resize_portrait
 from .nets.model import FloatModel
 from .sampling import Guidance, sample_motion
+from .transfer import overlapped_to_host
 from .types import AudioFeatures, Identity
 
 Callback = Callable[[int, int], None]
@@ -163,7 +164,10 @@ class FloatPipeline:
         side = self.config.input_size
         out = torch.empty(clips, total, 3, side, side, device=output_device)
         done = 0
-        for b, start, frames in self.decode_batches(identity, motion, batch_size):
+        batches = self.decode_batches(identity, motion, batch_size)
+        if out.device.type == "cpu":  # GPU batches travel while the next one decodes
+            batches = overlapped_to_host(batches)
+        for b, start, frames in batches:
             out[b, start:start + frames.shape[0]] = frames.to(output_device, torch.float32)
             done += frames.shape[0]
             if callback is not None:

@@ -16,7 +16,9 @@ Conventions that matter for matching the official numbers:
 
 from __future__ import annotations
 
+import logging
 import math
+import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -34,6 +36,13 @@ Callback = Callable[[int, int], None]
 FIXED_GRID_SOLVERS = ("euler", "midpoint", "rk4", "explicit_adams", "implicit_adams")
 SOLVERS = FIXED_GRID_SOLVERS + ("heun3", "bosh3", "fehlberg2", "adaptive_heun", "dopri5", "dopri8")
 ODE_TOLERANCE = 1e-5  # the official atol and rtol (only adaptive solvers read them)
+
+# On CUDA each solver step replays a captured graph of the FMT call (see `VelocityStep`):
+# sampling is bound by kernel launches there (37 ms of kernels in 0.22 s of wall time on an
+# H100, notes: gpu.md). Set FLOATKIT_CUDA_GRAPHS=0 (or this flag) to run every step eagerly.
+CUDA_GRAPHS = os.environ.get("FLOATKIT_CUDA_GRAPHS", "1") != "0"
+STEP_MODES = ("eager", "static", "graph")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -77,13 +86,15 @@ class _WindowField(nn.Module):
 def sample_motion(fmt: nn.Module, audio: torch.Tensor, reference: torch.Tensor, emotion: torch.Tensor,
                   *, num_frames: int, num_prev_frames: int, guidance: Guidance = Guidance(),
                   nfe: int = 10, seed: int = 15, solver: str = "euler",
-                  callback: Callback | None = None) -> torch.Tensor:
+                  callback: Callback | None = None, step_mode: str | None = None) -> torch.Tensor:
     """Sample motion latents r->D for a whole clip.
 
     audio (B, T, dim_a) projected features; reference r_s (B, D); emotion (B or 1, 7) for the
     clip or (B or 1, T, 7) per frame. The FMT runs in the dtype of its parameters; the ODE
     state stays in float32. `callback(done, total)` follows every solver step and may raise
-    to cancel. Returns (B, T, D) in float32.
+    to cancel. step_mode: "graph" (CUDA graph replay, the default on CUDA), "eager" (the
+    default elsewhere) or "static" (the graph path's buffers without capture, for tests); all
+    give the same numbers. Returns (B, T, D) in float32.
     """
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
@@ -98,6 +109,7 @@ def sample_motion(fmt: nn.Module, audio: torch.Tensor, reference: torch.Tensor, 
     audio, reference = audio.to(device, dtype), reference.to(device, dtype)
     emotion = _per_frame_emotion(emotion.to(device, dtype), total)
     noise = window_noise(seed, batch, num_frames, dim).to(device)
+    step = VelocityStep.for_model(fmt, guidance, num_prev_frames, step_mode or default_step_mode(device))
 
     prev_x = torch.zeros(batch, num_prev_frames, dim, device=device, dtype=dtype)
     prev_wa = torch.zeros(batch, num_prev_frames, audio.shape[-1], device=device, dtype=dtype)
@@ -109,10 +121,7 @@ def sample_motion(fmt: nn.Module, audio: torch.Tensor, reference: torch.Tensor, 
         we_tokens = _emotion_tokens(prev_we, we)
 
         def velocity(t: torch.Tensor, x: torch.Tensor, wa=wa, we=we_tokens, prev_x=prev_x, prev_wa=prev_wa):
-            out = guided_velocity(fmt, t.reshape(1).expand(x.shape[0]), x.to(dtype), wa, reference,
-                                  we, prev_x, prev_wa, guidance.a_cfg_scale, guidance.e_cfg_scale,
-                                  guidance.r_cfg_scale)
-            return out[:, num_prev_frames:].float()
+            return step(t, x, wa, reference, we, prev_x, prev_wa)
 
         field = _WindowField(velocity, progress.step)
         x = odeint(field, noise, grid.to(device), method=solver, atol=ODE_TOLERANCE, rtol=ODE_TOLERANCE)[-1]
@@ -121,6 +130,107 @@ def sample_motion(fmt: nn.Module, audio: torch.Tensor, reference: torch.Tensor, 
         prev_x, prev_wa = x[:, -num_prev_frames:].to(dtype), wa[:, -num_prev_frames:]
         prev_we = we[:, -num_prev_frames:]
     return torch.cat(windows_out, dim=1)[:, :total]
+
+
+def default_step_mode(device: torch.device) -> str:
+    return "graph" if device.type == "cuda" and CUDA_GRAPHS else "eager"
+
+
+class VelocityStep:
+    """One guided FMT evaluation, v(t, x) for the window's tokens, in float32.
+
+    "eager" calls the FMT directly. "static" and "graph" first copy the inputs into buffers
+    kept per input shape; "graph" then replays a CUDA graph of the FMT call captured on those
+    buffers (no torch.compile): one launch instead of hundreds. The first call for a shape
+    runs eagerly on a side stream (the warm-up that capture needs, and its result is used);
+    the second captures. A graph replays the eager kernels, so the numbers do not change.
+    Runners live on the FMT module, keyed by its parameters' storage and the guidance, so
+    later clips of the same shape replay at once; a parameter moved or reloaded gets a new key.
+    """
+
+    MAX_SHAPES = 4  # captured shapes kept per runner (each holds its activations' memory)
+
+    def __init__(self, fmt: nn.Module, guidance: Guidance, num_prev_frames: int, mode: str):
+        if mode not in STEP_MODES:
+            raise ValueError(f"unknown step mode {mode!r}; choose one of {', '.join(STEP_MODES)}")
+        self.fmt, self.guidance, self.num_prev_frames, self.mode = fmt, guidance, num_prev_frames, mode
+        self.dtype = next(fmt.parameters()).dtype
+        self.slots: dict[tuple, _StaticSlot] = {}
+
+    @classmethod
+    def for_model(cls, fmt: nn.Module, guidance: Guidance, num_prev_frames: int, mode: str) -> "VelocityStep":
+        if mode == "eager":
+            return cls(fmt, guidance, num_prev_frames, mode)
+        key = (mode, guidance, num_prev_frames,
+               tuple((p.data_ptr(), p.device, p.dtype) for p in fmt.parameters()))
+        cached = fmt.__dict__.get("_velocity_step")
+        if cached is None or cached[0] != key:
+            cached = (key, cls(fmt, guidance, num_prev_frames, mode))
+            fmt.__dict__["_velocity_step"] = cached
+        return cached[1]
+
+    def velocity(self, t: torch.Tensor, x: torch.Tensor, wa: torch.Tensor, wr: torch.Tensor, we: torch.Tensor,
+                 prev_x: torch.Tensor, prev_wa: torch.Tensor) -> torch.Tensor:
+        """The computation itself (what a graph captures)."""
+        g = self.guidance
+        out = guided_velocity(self.fmt, t.reshape(1).expand(x.shape[0]), x.to(self.dtype), wa, wr, we,
+                              prev_x, prev_wa, g.a_cfg_scale, g.e_cfg_scale, g.r_cfg_scale)
+        return out[:, self.num_prev_frames:].float()
+
+    def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
+        if self.mode == "eager":
+            return self.velocity(*inputs)
+        key = tuple((tuple(i.shape), i.dtype, i.device) for i in inputs)
+        slot = self.slots.get(key)
+        if slot is None:
+            if len(self.slots) >= self.MAX_SHAPES:
+                self.slots.clear()
+            slot = self.slots[key] = _StaticSlot(inputs)
+        slot.load(inputs)
+        if self.mode == "graph" and slot.graph is None and slot.warmed and not slot.failed:
+            slot.capture(self.velocity)
+        if slot.graph is not None:
+            slot.graph.replay()
+            return slot.output.clone()  # solvers keep several evaluations (rk4): the buffer is reused
+        out = slot.warm_up(self.velocity) if self.mode == "graph" else self.velocity(*slot.buffers)
+        slot.warmed = True
+        return out
+
+
+class _StaticSlot:
+    """Input buffers of one shape, and the graph captured on them."""
+
+    def __init__(self, inputs: tuple[torch.Tensor, ...]):
+        self.buffers = tuple(torch.empty(i.shape, dtype=i.dtype, device=i.device) for i in inputs)
+        self.graph: "torch.cuda.CUDAGraph | None" = None
+        self.output: torch.Tensor | None = None
+        self.warmed = self.failed = False
+
+    def load(self, inputs: tuple[torch.Tensor, ...]) -> None:
+        for buffer, value in zip(self.buffers, inputs):
+            buffer.copy_(value)
+
+    def warm_up(self, fn: Callable[..., torch.Tensor]) -> torch.Tensor:
+        """An eager call on a side stream: lazy initialisation (cuBLAS handles, workspaces) must
+        not happen during capture."""
+        side = torch.cuda.Stream(self.buffers[0].device)
+        side.wait_stream(torch.cuda.current_stream(self.buffers[0].device))
+        with torch.cuda.stream(side):
+            out = fn(*self.buffers)
+        torch.cuda.current_stream(self.buffers[0].device).wait_stream(side)
+        return out
+
+    def capture(self, fn: Callable[..., torch.Tensor]) -> None:
+        graph = torch.cuda.CUDAGraph()
+        try:
+            # thread_local: a host's other threads (previews, model loading) may use CUDA meanwhile.
+            with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+                self.output = fn(*self.buffers)
+        except RuntimeError as error:  # an op that cannot be captured: stay eager, still correct
+            log.warning("FloatKit: CUDA graph capture of the FMT step failed (%s); sampling eagerly", error)
+            self.failed, self.output = True, None
+            return
+        self.graph = graph
 
 
 def _pad_window(x: torch.Tensor, length: int) -> torch.Tensor:

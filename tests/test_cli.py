@@ -80,7 +80,9 @@ def test_missing_models_print_the_steps_without_traceback(tmp_path, capsys):
 
 
 def test_module_entry_point_reports_missing_models(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COMFYUI_MODELS": str(tmp_path)}
+    # Keep the caller's PYTHONPATH (shared installs may find their packages through it).
+    pythonpath = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "PYTHONPATH": pythonpath, "COMFYUI_MODELS": str(tmp_path)}
     done = subprocess.run([sys.executable, "-m", "float_models", "render", "--no-crop"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == cli.EXIT_MODELS
@@ -206,7 +208,10 @@ def test_download_fetches_only_the_needed_files_then_verifies_and_converts(tiny_
     (mirror / "wav2vec2-base-960h").symlink_to(tiny_files.audio_encoder)
     (mirror / "wav2vec-english-speech-emotion-recognition").symlink_to(tiny_files.emotion_encoder)
     calls, dest = [], tmp_path / "models" / "float"
-    monkeypatch.setitem(sys.modules, "huggingface_hub", fake_hub(mirror, calls))
+    # Only the downloader sees the stand-in: the verification below imports transformers, which imports
+    # the real huggingface_hub (a stand-in in sys.modules broke it whenever transformers was not yet
+    # imported in this process, e.g. this test alone or on a pytest-xdist worker).
+    monkeypatch.setattr(download, "_hub", lambda: fake_hub(mirror, calls))
     monkeypatch.setattr(download, "check_connection", lambda timeout=None: None)
     # The tiny files are smaller than the real ones the size check expects.
     monkeypatch.setattr(download, "MODEL_FILES", tuple(dataclasses.replace(f, min_bytes=10)

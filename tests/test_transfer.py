@@ -1,0 +1,46 @@
+"""transfer.overlapped_to_host: every batch arrives on the host, in order, in the asked dtype."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from float_models.transfer import overlapped_to_host
+
+
+def _batches(device: str) -> list[tuple[int, int, torch.Tensor]]:
+    generator = torch.Generator().manual_seed(0)
+    sizes = [4, 4, 3]  # a short last batch reuses part of a staging buffer
+    return [(0, 4 * k, torch.randn(n, 3, 8, 8, generator=generator).to(device, torch.bfloat16)
+             .contiguous(memory_format=torch.channels_last)) for k, n in enumerate(sizes)]
+
+
+def _pixels(frames: torch.Tensor) -> torch.Tensor:
+    return ((frames.float().clamp(-1, 1) + 1) * 127.5).byte().permute(0, 2, 3, 1)
+
+
+def _check(device: str) -> None:
+    batches = _batches(device)
+    got = [(b, start, frames.clone()) for b, start, frames in overlapped_to_host(iter(batches))]
+    assert [(b, s) for b, s, _ in got] == [(b, s) for b, s, _ in batches]
+    for (_, _, host), (_, _, frames) in zip(got, batches):
+        assert host.device.type == "cpu" and host.dtype == torch.float32
+        assert torch.equal(host, frames.float().cpu())
+    # A conversion on the device (uint8 pixels, channels last) arrives as converted.
+    pixels = [frames.clone() for _, _, frames in overlapped_to_host(iter(batches), prepare=_pixels)]
+    for host, (_, _, frames) in zip(pixels, batches):
+        assert host.device.type == "cpu" and host.dtype == torch.uint8
+        assert torch.equal(host, _pixels(frames).cpu())
+
+
+def test_cpu_batches_pass_through_converted():
+    _check("cpu")
+
+
+def test_empty_stream_yields_nothing():
+    assert list(overlapped_to_host(iter([]))) == []
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (run on a GPU machine)")
+def test_cuda_batches_arrive_through_pinned_buffers():
+    _check("cuda")
