@@ -20,7 +20,8 @@ import torch
 
 from ..edit.paste_back import paste_back
 from .face_crop import CropBox
-from .video import DEFAULT_CRF, MediaError, VideoWriter, frames_to_uint8
+from ..transfer import overlapped_to_host
+from .video import DEFAULT_CRF, MediaError, VideoWriter
 
 Callback = Callable[[int, int], None]
 
@@ -71,20 +72,26 @@ def render_video(pipe: Any, identity: Any, motion: torch.Tensor, path: str | os.
     side = pipe.config.input_size
     width, height = paste.size if paste is not None else (side, side)
     done = 0
+    # Converted where the frames were made (uint8 pixels cross to the host at a quarter of the bytes);
+    # on a GPU the copy of one batch overlaps the decoding of the next.
+    batches = overlapped_to_host(pipe.decode_batches(identity, motion, batch_size),
+                                 prepare=_to_pixels if paste is None else _to_unit_image)
     with VideoWriter(path, fps, width, height, audio=audio, crf=crf, preset=preset) as video:
-        for clip, _, frames in pipe.decode_batches(identity, motion, batch_size):
-            video.write(_pixels(clip, frames, paste))
+        for clip, _, frames in batches:
+            video.write(frames if paste is None else paste.apply(clip, frames))  # consumed before the next
             done += frames.shape[0]
             if callback is not None:
                 callback(done, total)
     return Path(path)
 
 
-def _pixels(clip: int, frames: torch.Tensor, paste: PasteInto | None):
-    """Raw decoder frames (N, 3, S, S) -> what the writer takes, converted where they were made."""
-    if paste is None:
-        return frames_to_uint8(frames)  # the official clamp, scale and truncation
-    # As the IMAGE path does it (Decode -> Paste Back -> Create Video): [0, 1] floats, pasted, then
-    # scaled and truncated by the writer.
-    image = ((frames.detach().to("cpu", torch.float32).clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1)
-    return paste.apply(clip, image)
+def _to_pixels(frames: torch.Tensor) -> torch.Tensor:
+    """Raw decoder frames (N, 3, S, S) -> uint8 (N, S, S, 3): the official clamp, scale and truncation
+    (the same operations as `frames_to_uint8`)."""
+    return ((frames.detach().float().clamp(-1, 1) + 1) / 2 * 255).byte().permute(0, 2, 3, 1)
+
+
+def _to_unit_image(frames: torch.Tensor) -> torch.Tensor:
+    """-> float (N, S, S, 3) in [0, 1], as the IMAGE path has them before Paste Back (which the writer
+    then scales and truncates as Create Video does)."""
+    return ((frames.detach().float().clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1)
