@@ -43,7 +43,7 @@ def temp_video_path() -> str:
     return os.path.join(folder, f"{PREFIX}_{uuid.uuid4().hex[:12]}.mp4")
 
 
-def paste_of(motion, original=None, crop_box=None, feather: int = 16):
+def paste_of(original=None, crop_box=None, feather: int = 16):
     """The optional paste-back of Render Video -> float_models.app.render.PasteInto or None."""
     if original is None and crop_box is None:
         return None
@@ -108,7 +108,7 @@ class RenderVideo(io.ComfyNode):
     @classmethod
     def execute(cls, pipe, identity, motion, crf: int, batch_size: int, feather: int = 16, audio=None,
                 original=None, crop_box=None) -> io.NodeOutput:
-        paste = paste_of(motion, original, crop_box, feather)
+        paste = paste_of(original, crop_box, feather)
         return _output(*render(pipe, identity, motion, audio, crf, batch_size, paste))
 
 
@@ -150,7 +150,7 @@ class AnimateToVideo(io.ComfyNode):
         identity, motion, boxes = animate.motion_for(pipe, image, audio, emotion, face_crop, a_cfg_scale,
                                                      e_cfg_scale, r_cfg_scale, nfe, solver, seed, emotion_override,
                                                      crop_box=True)
-        paste = paste_of(motion, image, boxes) if paste_back else None
+        paste = paste_of(image, boxes) if paste_back else None
         return _output(*render(pipe, identity, motion, audio, crf, batch_size, paste))
 
 
