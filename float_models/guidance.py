@@ -26,14 +26,21 @@ def uses_guidance(a_cfg_scale: float, e_cfg_scale: float, r_cfg_scale: float = 1
 
 def combine(uncond: torch.Tensor, audio: torch.Tensor, audio_emotion: torch.Tensor,
             a_cfg_scale: float, e_cfg_scale: float) -> torch.Tensor:
-    """The CFV formula on the three branch outputs."""
+    """The CFV formula on the three branch outputs, in float32 whatever their dtype.
+
+    The guidance directions are differences of nearly equal velocities, scaled up (a_cfg = 2
+    by default). In bfloat16 each of the five operations would round again, by up to 2^-9 of
+    a velocity, and the scaled difference would carry its rounding times the scale. The
+    branches are rounded once (by the FMT); the combination adds no further rounding.
+    """
+    uncond, audio, audio_emotion = uncond.float(), audio.float(), audio_emotion.float()
     return uncond + a_cfg_scale * (audio - uncond) + e_cfg_scale * (audio_emotion - audio)
 
 
 def guided_velocity(fmt: Velocity, t: torch.Tensor, x: torch.Tensor, wa: torch.Tensor, wr: torch.Tensor,
                     we: torch.Tensor, prev_x: torch.Tensor, prev_wa: torch.Tensor,
                     a_cfg_scale: float, e_cfg_scale: float, r_cfg_scale: float = 1.0) -> torch.Tensor:
-    """FMT output (B, L'+L, D) with CFV applied when any scale differs from 1."""
+    """FMT output (B, L'+L, D) with CFV applied when any scale differs from 1 (then in float32)."""
     if not uses_guidance(a_cfg_scale, e_cfg_scale, r_cfg_scale):
         return fmt(t, x, wa, wr, we, prev_x, prev_wa)
     we = we.expand(x.shape[0], -1, -1)

@@ -68,11 +68,7 @@ def check_speech(waveform: torch.Tensor) -> torch.Tensor:
 
     Integer PCM is scaled to [-1, 1]; non-finite samples and empty clips are refused.
     """
-    waveform = torch.as_tensor(waveform)
-    if not waveform.is_floating_point():
-        info = torch.iinfo(waveform.dtype)
-        waveform = waveform.float() / float(max(abs(info.min), info.max))
-    waveform = waveform.float()
+    waveform = pcm_to_float(waveform).float()
     if waveform.dim() == 1:
         waveform = waveform[None]
     if waveform.dim() != 2:
@@ -116,3 +112,68 @@ def resize_portrait(image: torch.Tensor, size: int) -> torch.Tensor:
     if image.shape[-2] >= size and image.shape[-1] >= size:
         return F.interpolate(image, size=(size, size), mode="area")
     return F.interpolate(image, size=(size, size), mode="bicubic", align_corners=False)
+
+
+# ----------------------------------------------------------------------------- one conversion each
+# The command line and the nodes both call these, so a portrait or a clip means the same numbers
+# whichever way it came in.
+
+# Decoded-size bounds. A few hundred KB of PNG or FLAC can expand to gigabytes; these are refused
+# (or reduced while reading) before the expansion happens.
+MAX_IMAGE_PIXELS = 64_000_000  # 8000x8000; portraits are used at 512x512
+MAX_AUDIO_VALUES = 2 ** 28  # samples x channels (1 GiB as float32; 46 min of 48 kHz stereo)
+
+
+def pcm_to_float(waveform: torch.Tensor) -> torch.Tensor:
+    """Integer PCM -> float32 in [-1, 1] (divided by the type's largest magnitude); floats unchanged."""
+    waveform = torch.as_tensor(waveform)
+    if waveform.is_floating_point():
+        return waveform
+    info = torch.iinfo(waveform.dtype)
+    return waveform.float() / float(max(abs(info.min), info.max))
+
+
+def pixels_to_model(pixels: torch.Tensor) -> torch.Tensor:
+    """Pixels in [0, 1] (any layout) -> FLOAT's [-1, 1], the official (x - 0.5) / 0.5, in float32."""
+    return (pixels.float().clamp(0, 1) - 0.5) / 0.5
+
+
+def uint8_to_portrait(image) -> torch.Tensor:
+    """An RGB uint8 picture (H, W, 3), NumPy or torch -> one portrait (1, 3, H, W) in [-1, 1]."""
+    pixels = torch.as_tensor(image).permute(2, 0, 1)[None]
+    return pixels_to_model(pixels.float() / 255)
+
+
+def check_image_size(height: int, width: int, what: str = "the image") -> None:
+    """Refuse a picture whose decoded pixels exceed MAX_IMAGE_PIXELS."""
+    if int(height) * int(width) > MAX_IMAGE_PIXELS:
+        raise ValueError(f"{what} is {width}x{height} = {int(height) * int(width) / 1e6:.0f} megapixels, above the "
+                         f"limit of {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels: scale it down (FLOAT uses 512x512)")
+
+
+def check_audio_size(channels: int, samples: int, what: str = "the audio") -> None:
+    """Refuse audio whose samples x channels exceed MAX_AUDIO_VALUES."""
+    if int(channels) * int(samples) > MAX_AUDIO_VALUES:
+        raise AudioInputError(f"{what} has {int(samples)} samples x {int(channels)} channel(s), above the limit of "
+                              f"{MAX_AUDIO_VALUES} values: cut it into shorter parts, or mix it down to mono")
+
+
+def emotion_condition(pipe, choice: str, waveform: torch.Tensor, sample_rate: int,
+                      intensity: float = 1.0) -> torch.Tensor:
+    """The emotion vector (B, 7) for a choice: recognised from the speech ("speech" / "from speech"),
+    or a label's one-hot; scaled by `intensity` either way (1 is the official vector)."""
+    from .nets.emotion_encoder import emotion_label, is_from_speech
+
+    intensity = _finite(intensity, "emotion intensity")
+    if not is_from_speech(choice):
+        return emotion_label(choice, intensity)
+    probabilities = pipe.encode_emotion(waveform, sample_rate)
+    probabilities = getattr(probabilities, "probabilities", probabilities)  # an Emotion or a tensor
+    return probabilities.cpu() * intensity
+
+
+def _finite(value: float, what: str) -> float:
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{what} {value!r}: must be a finite number")
+    return number

@@ -13,6 +13,8 @@ encoders and the sampler stay on that device, decoded frames go to `output_devic
 
 from __future__ import annotations
 
+import copy
+import logging
 import os
 from pathlib import Path
 from typing import Callable, Iterator
@@ -20,6 +22,7 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
+from .devices import default_device, runnable_dtype
 from .nets.audio_encoder import frame_hidden_states, windowed_audio_features
 from .nets.checkpoint import (AUDIO_TOWER_NAME, EMOTION_TOWER_NAME, CheckpointError, build_emotion_encoder,
                          build_wav2vec2, load_float_model, tower_sources, tower_state)
@@ -32,6 +35,7 @@ from .transfer import overlapped_to_host
 from .types import AudioFeatures, Identity
 
 Callback = Callable[[int, int], None]
+log = logging.getLogger("float_models")
 
 # Long speech: clips longer than WINDOW_SECONDS are encoded window by window (see README,
 # "Speed and memory"). 30 s keeps both encoders' peak memory near 1 GB on the CPU (measured
@@ -39,14 +43,6 @@ Callback = Callable[[int, int], None]
 WINDOW_SECONDS = 30.0
 WINDOW_CONTEXT_SECONDS = 2.0  # audio on each side of a window's own frames
 WINDOW_FADE_SECONDS = 1.0  # linear crossfade across each seam (needs <= 2 x the context)
-
-
-def default_device() -> torch.device:
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
 
 
 def _device_of(module: nn.Module) -> torch.device:
@@ -57,6 +53,7 @@ class FloatPipeline:
     def __init__(self, model: FloatModel, wav2vec2: nn.Module | None, emotion_encoder: EmotionEncoder | None):
         self.model, self.wav2vec2, self.emotion_encoder = model, wav2vec2, emotion_encoder
         self.config: FloatConfig = model.config
+        self._overflow_said = False  # the half-precision decoder's overflow is logged once
 
     # -------------------------------------------------------------------- encoders
     @torch.inference_mode()
@@ -126,10 +123,16 @@ class FloatPipeline:
         emotion = torch.as_tensor(emotion, dtype=torch.float32)
         if emotion.shape[0] not in (1, reference.shape[0]):
             raise ValueError(f"emotion batch {emotion.shape[0]} does not match {reference.shape[0]} clips")
-        return sample_motion(self.model.fmt, features, reference, emotion,
-                             num_frames=self.config.num_frames, num_prev_frames=self.config.num_prev_frames,
-                             guidance=Guidance(a_cfg_scale, e_cfg_scale, r_cfg_scale), nfe=nfe, seed=seed,
-                             solver=solver, callback=callback)
+        motion = sample_motion(self.model.fmt, features, reference, emotion,
+                               num_frames=self.config.num_frames, num_prev_frames=self.config.num_prev_frames,
+                               guidance=Guidance(a_cfg_scale, e_cfg_scale, r_cfg_scale), nfe=nfe, seed=seed,
+                               solver=solver, callback=callback)
+        dtype = next(self.model.fmt.parameters()).dtype
+        if dtype != torch.float32 and not bool(torch.isfinite(motion).all()):
+            # Refused rather than decoded into NaN frames (README, "Precision").
+            raise FloatingPointError(f"the motion sampler overflowed in {str(dtype).replace('torch.', '')} (inf or "
+                                     "NaN): load the models with precision bf16 or fp32")
+        return motion
 
     # -------------------------------------------------------------------- decoding
     @torch.inference_mode()
@@ -146,14 +149,39 @@ class FloatPipeline:
             raise ValueError(f"batch_size={batch_size}: give a positive number of frames, or None to choose "
                              "it from free memory")
         size = batch_size or auto_decode_batch_size(param.device, self.config.input_size, param.dtype)
+        pending = None
         for b in range(clips):
-            one = identity.select(min(b, identity.batch_size - 1))
-            one = Identity(one.latent.to(param.device, param.dtype),
-                           tuple(f.to(param.device, param.dtype) for f in one.features), one.motion, one.coefficients)
+            source = identity.select(min(b, identity.batch_size - 1))
+            one = Identity(source.latent.to(param.device, param.dtype),
+                           tuple(f.to(param.device, param.dtype) for f in source.features), source.motion,
+                           source.coefficients)
             clip_motion = motion[min(b, motion.shape[0] - 1)]
             for start in range(0, frames, size):
-                chunk = clip_motion[start:start + size].to(param.device, param.dtype)
-                yield b, start, mae.decode(one, chunk)
+                chunk = clip_motion[start:start + size]
+                out = mae.decode(one, chunk.to(param.device, param.dtype))
+                # float16 ends at 65504; bfloat16 has float32's range. The flag is read one batch
+                # late, once the next batch is queued, so the check does not stall the GPU.
+                finite = torch.isfinite(out).all() if out.dtype == torch.float16 else None
+                if pending is not None:
+                    yield self._finite(*pending)
+                pending = (b, start, out, finite, source, chunk)
+        if pending is not None:
+            yield self._finite(*pending)
+
+    def _finite(self, clip: int, start: int, frames: torch.Tensor, finite: torch.Tensor | None, identity: Identity,
+                motion: torch.Tensor) -> tuple[int, int, torch.Tensor]:
+        """The batch as decoded, or, where a float16 decoder overflowed (inf or NaN), the same frames
+        decoded again by a float32 copy of the decoder, in float32, from the identity and motion as
+        given (not rounded to the model dtype)."""
+        if finite is None or bool(finite):
+            return clip, start, frames
+        if not self._overflow_said:
+            self._overflow_said = True
+            log.warning("FloatKit: the %s decoder overflowed (inf or NaN); the frames concerned are decoded "
+                        "again in float32", str(frames.dtype).replace("torch.", ""))
+        decoder = copy.deepcopy(self.model.motion_autoencoder.dec).float()  # the decoder only, for this batch
+        latent = identity.latent.to(frames.device, torch.float32) + motion.to(frames.device, torch.float32)
+        return clip, start, decoder(latent, [f.to(frames.device, torch.float32) for f in identity.features])
 
     @torch.inference_mode()
     def decode(self, identity: Identity, motion: torch.Tensor, batch_size: int | None = None,
@@ -260,16 +288,22 @@ def _match_batches(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -
 
 def load_pipeline(checkpoint: str | Path, audio_encoder: str | Path | None = None,
                   emotion_encoder: str | Path | None = None, device: torch.device | str | None = None,
-                  dtype: torch.dtype | None = None, config: FloatConfig | None = None) -> FloatPipeline:
+                  dtype: torch.dtype | None = None, config: FloatConfig | None = None,
+                  run_device: torch.device | str | None = None) -> FloatPipeline:
     """Load FLOAT from its files.
 
     checkpoint:      float.pth or a .safetensors (FLOAT networks, possibly with both towers).
     audio_encoder:   folder of facebook/wav2vec2-base-960h (not needed if the checkpoint holds it).
     emotion_encoder: folder of r-f/wav2vec-english-speech-emotion-recognition (optional: without
                      it, emotions must be given as labels).
+    dtype:           the networks' precision (default float32). A reduced precision that cannot
+                     run correctly where the networks run (the CPU) loads float32 instead, with
+                     one log line (`devices.runnable_dtype`).
+    run_device:      where the networks will run, when a host loads them on `device` and moves
+                     them before each stage (ComfyUI); default `device`.
     """
     device = torch.device(device) if device is not None else default_device()
-    dtype = dtype or torch.float32
+    dtype = runnable_dtype(dtype or torch.float32, run_device if run_device is not None else device)
     model, weights = load_float_model(checkpoint, config, device, dtype)
     audio_cfg, audio_sd, audio_src = tower_sources(audio_encoder, weights.audio_tower, AUDIO_TOWER_NAME,
                                                    "audio encoder (wav2vec2-base-960h)")

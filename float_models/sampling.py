@@ -25,9 +25,9 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchdiffeq import odeint
 
 from .guidance import guided_velocity
+from .settings import NFE_RANGE, SEED_RANGE
 
 Callback = Callable[[int, int], None]
 
@@ -56,6 +56,18 @@ def window_noise(seed: int, batch: int, frames: int, dim: int) -> torch.Tensor:
     """The official per-window starting noise, always drawn on the CPU."""
     generator = torch.Generator("cpu").manual_seed(int(seed))
     return torch.randn(batch, frames, dim, generator=generator)
+
+
+def check_settings(guidance: Guidance, nfe: int, seed: int) -> None:
+    """Refuse, before any work, what would fail late or silently: NaN/infinite guidance scales (an
+    all-black video), nfe above NFE_RANGE (minutes or terabytes per window), seeds torch cannot take."""
+    for name, value in vars(guidance).items():
+        if not math.isfinite(float(value)):
+            raise ValueError(f"{name}={value}: guidance scales must be finite numbers")
+    if int(nfe) > NFE_RANGE[1]:
+        raise ValueError(f"nfe={nfe}: at most {NFE_RANGE[1]} time points per window (10 is official)")
+    if not SEED_RANGE[0] <= int(seed) <= SEED_RANGE[1]:
+        raise ValueError(f"seed={seed}: must be between {SEED_RANGE[0]} and 2**63-1 ({SEED_RANGE[1]})")
 
 
 def num_windows(total_frames: int, window: int) -> int:
@@ -98,6 +110,9 @@ def sample_motion(fmt: nn.Module, audio: torch.Tensor, reference: torch.Tensor, 
     """
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
+    check_settings(guidance, nfe, seed)
+    from torchdiffeq import odeint  # on first use: importing float_models (as the node pack does) stays light
+
     grid = time_grid(nfe)
     batch, total, _ = audio.shape
     dim = reference.shape[-1]
@@ -108,6 +123,10 @@ def sample_motion(fmt: nn.Module, audio: torch.Tensor, reference: torch.Tensor, 
     device, dtype = param.device, param.dtype
     audio, reference = audio.to(device, dtype), reference.to(device, dtype)
     emotion = _per_frame_emotion(emotion.to(device, dtype), total)
+    # The ODE state x stays in float32 (the noise is float32 and the velocity is cast back):
+    # x reaches magnitudes near 8, where bfloat16's step is 2^-5, while an Euler step adds
+    # dt * v of about 0.1; rounding x to the model dtype after every step would lose much of
+    # each increment. Only the FMT's input is rounded.
     noise = window_noise(seed, batch, num_frames, dim).to(device)
     step = VelocityStep.for_model(fmt, guidance, num_prev_frames, step_mode or default_step_mode(device))
 

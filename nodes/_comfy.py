@@ -10,7 +10,6 @@ Model layout (ComfyUI/models/...):
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Callable, Iterable
 
@@ -23,15 +22,10 @@ import folder_paths
 
 FOLDER = "float"
 CHECKPOINT_EXTENSIONS = (".pth", ".safetensors")
-DEVICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
-_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 DOWNLOADS = ("float.pth: HuggingFace yuvraj108c/float (or the single-file FLOAT.safetensors of set-soft/float); "
              "audio encoder folder wav2vec2-base-960h: HuggingFace facebook/wav2vec2-base-960h; "
              "emotion encoder folder wav2vec-english-speech-emotion-recognition: HuggingFace "
              "r-f/wav2vec-english-speech-emotion-recognition")
-
-log = logging.getLogger(__name__)
 
 
 class MissingModelError(FileNotFoundError):
@@ -130,30 +124,22 @@ def file_stamp(path: str | None) -> tuple:
 # ------------------------------------------------------------------ devices and precision
 
 def devices(choice: str) -> tuple[torch.device, torch.device]:
-    """(load device, offload device). "auto" follows ComfyUI (so --cpu is honoured)."""
-    if choice == "auto":
-        return mm.get_torch_device(), mm.unet_offload_device()
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was chosen but PyTorch sees no CUDA GPU here: choose 'auto' or 'cpu'")
-    if choice == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError("device 'mps' was chosen but Apple MPS is not available here: choose 'auto' or 'cpu'")
-    if choice not in DEVICES:
-        raise ValueError(f"unknown device {choice!r}; choose one of {', '.join(DEVICES)}")
-    return torch.device(choice), torch.device("cpu")
+    """(load device, offload device): the library's rule, where "auto" follows ComfyUI (so --cpu
+    is honoured)."""
+    from ..float_models.devices import choose_device  # lazily: importing the pack loads no model code
+
+    load = choose_device(choice, auto=mm.get_torch_device())
+    return load, mm.unet_offload_device() if choice == "auto" else torch.device("cpu")
 
 
 def precision(choice: str, device: torch.device) -> torch.dtype:
-    """fp32 always on the CPU (half precision is slow or unsupported there); auto = bf16 on GPUs
-    that do it well (its range suits the StyleGAN decoder's demodulation), else fp32."""
-    if choice not in PRECISIONS:
-        raise ValueError(f"unknown precision {choice!r}; choose one of {', '.join(PRECISIONS)}")
-    if device.type == "cpu":
-        if choice in ("fp16", "bf16"):
-            log.warning("FloatKit: %s on the CPU is not used; loading in fp32", choice)
-        return torch.float32
-    if choice == "auto":
-        return torch.bfloat16 if mm.should_use_bf16(device) else torch.float32
-    return _DTYPES[choice]
+    """The library's rule (`float_models.devices.choose_dtype`); "auto" takes ComfyUI's verdict on
+    this GPU's fp16 and bf16 (it knows GPUs whose fp16 is broken, and --force-fp32)."""
+    from ..float_models.devices import choose_dtype
+
+    if device.type != "cuda":
+        return choose_dtype(choice, device)
+    return choose_dtype(choice, device, fp16_ok=mm.should_use_fp16(device), bf16_ok=mm.should_use_bf16(device))
 
 
 # ------------------------------------------------------------------ ModelPatchers

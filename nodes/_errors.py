@@ -5,6 +5,8 @@ workflow can hold several FLOAT nodes, so every message starts with the node's d
 from __future__ import annotations
 
 import functools
+import inspect
+import math
 from typing import Callable
 
 _PASS_THROUGH = ("InterruptProcessingException",)  # Cancel is not an error; ComfyUI handles it by type
@@ -35,6 +37,7 @@ def name_errors(node_cls: type, name: str) -> type:
     @functools.wraps(inner)
     def run(cls, *args, **kwargs):
         try:
+            check_float_inputs(cls, inner, args, kwargs)
             return inner(cls, *args, **kwargs)
         except Exception as err:
             if type(err).__name__ in _PASS_THROUGH:
@@ -47,6 +50,31 @@ def name_errors(node_cls: type, name: str) -> type:
     run._floatkit_named = True
     node_cls.execute = classmethod(run)
     return node_cls
+
+
+def check_float_inputs(node_cls: type, execute: Callable, args: tuple, kwargs: dict) -> None:
+    """Refuse NaN and infinity in the node's FLOAT inputs. ComfyUI checks a widget's min/max with
+    comparisons, which NaN passes, and a prompt's JSON may hold NaN or Infinity; a NaN scale renders
+    black frames without any error."""
+    names = _float_input_names(node_cls)
+    if not names:
+        return
+    bound = inspect.signature(execute).bind_partial(node_cls, *args, **kwargs).arguments
+    for name in names:
+        value = bound.get(name)
+        if isinstance(value, (int, float)) and not math.isfinite(value):
+            raise ValueError(f"{name} is {value}: it must be a finite number (check the workflow's value)")
+
+
+@functools.lru_cache(maxsize=None)
+def _float_input_names(node_cls: type) -> tuple[str, ...]:
+    from comfy_api.latest import io
+
+    try:
+        inputs = node_cls.define_schema().inputs
+    except Exception:  # a schema that cannot be built here: ComfyUI reports that itself
+        return ()
+    return tuple(i.id for i in inputs if isinstance(i, io.Float.Input))
 
 
 # ------------------------------------------------------------------ memory for in-memory frames

@@ -29,7 +29,7 @@ def motion_for(pipe, image, audio, emotion: str = encode.FROM_SPEECH, face_crop:
     portraits, boxes = crop.crop_of(image, crop.FACE if face_crop else crop.NO_CROP)
     identity = encode.identity_of(pipe, portraits)
     features = encode.audio_features_of(pipe, audio)
-    condition = emotion_override or (encode.emotion_of_speech(pipe, audio) if emotion == encode.FROM_SPEECH
+    condition = emotion_override or (encode.emotion_of_speech(pipe, audio) if encode.is_from_speech(emotion)
                                      else encode.emotion_of_label(emotion))
     motion = sample.motion_of(pipe, identity, features, condition, a_cfg_scale, e_cfg_scale, r_cfg_scale,
                               nfe, solver, seed)

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
+from ..float_models.media import check_audio_size, check_image_size, pcm_to_float, pixels_to_model
+
 
 def audio_parts(audio: Mapping) -> tuple[torch.Tensor, int]:
     """The waveform as [B, C, N] float32 on the CPU, and its sample rate."""
@@ -27,9 +29,9 @@ def audio_parts(audio: Mapping) -> tuple[torch.Tensor, int]:
     except KeyError as err:
         raise ValueError(f"this AUDIO has no {err.args[0]!r}: connect the output of a Load Audio node") from None
     waveform = torch.as_tensor(waveform).detach()
-    if not waveform.is_floating_point():  # integer PCM (e.g. int16 from a raw reader): scale to [-1, 1]
-        waveform = waveform.float() / float(max(abs(torch.iinfo(waveform.dtype).min), torch.iinfo(waveform.dtype).max))
-    waveform = waveform.to("cpu", torch.float32)
+    samples = waveform.shape[-1] if waveform.dim() else 0
+    check_audio_size(waveform.numel() // max(samples, 1), samples, "this AUDIO")  # before any float copy is made
+    waveform = pcm_to_float(waveform).to("cpu", torch.float32)  # integer PCM (raw readers) scaled to [-1, 1]
     while waveform.dim() < 3:  # [N] or [C, N] from lenient producers
         waveform = waveform.unsqueeze(0)
     if waveform.dim() != 3 or waveform.shape[-1] == 0:
@@ -54,8 +56,9 @@ def image_to_portraits(image: torch.Tensor) -> torch.Tensor:
     if image.dim() != 4 or image.shape[-1] not in (1, 3, 4):
         raise ValueError(f"expected an IMAGE [batch, height, width, channels] with 1, 3 or 4 channels, got "
                          f"shape {tuple(image.shape)}")
+    check_image_size(image.shape[1], image.shape[2], "this IMAGE")
     rgb = image[..., :3] if image.shape[-1] >= 3 else image.expand(*image.shape[:-1], 3)
-    return rgb.float().clamp(0, 1).permute(0, 3, 1, 2) * 2 - 1
+    return pixels_to_model(rgb.permute(0, 3, 1, 2))
 
 
 def frames_to_image(frames: torch.Tensor) -> torch.Tensor:

@@ -15,6 +15,8 @@ from .edit import CATEGORY, PIPE_IN
 
 MOTION_SUBFOLDER = "motion"
 EXTENSION = ".safetensors"
+# Always listed first, so a workflow can name it before any motion is saved (it is resolved at run time).
+LATEST = "(latest saved motion)"
 
 
 def modes() -> list[str]:
@@ -69,10 +71,18 @@ def save_to_output(pipe, motion, filename_prefix: str) -> tuple[str, str]:
     from ..float_models.edit.files import save_motion
 
     folder, name, counter, subfolder, _ = folder_paths.get_save_image_path(
-        filename_prefix, folder_paths.get_output_directory())
+        visible_prefix(filename_prefix), folder_paths.get_output_directory())
     filename = f"{name}_{counter:05}_{EXTENSION}"
     save_motion(motion, os.path.join(folder, filename), direction_weight(pipe))
     return filename, subfolder
+
+
+def visible_prefix(prefix: str) -> str:
+    """An empty or dot-led file name would make a hidden file that Load Motion does not list:
+    keep the subfolders, and name the file FloatKit (or drop the leading dots)."""
+    folder, _, name = str(prefix).strip().replace("\\", "/").rpartition("/")
+    name = name.lstrip(".") or "FloatKit"
+    return f"{folder}/{name}" if folder else name
 
 
 class SaveMotion(io.ComfyNode):
@@ -97,25 +107,65 @@ class SaveMotion(io.ComfyNode):
 
 
 def _motion_files(directory: str) -> list[str]:
+    """Motion files under `directory`, following links only to folders inside it and not seen yet,
+    so a link loop (`-> .`) cannot make the walk endless, and only files Load Motion would open."""
+    root = os.path.realpath(directory)
+    seen: set[str] = set()
     found = []
-    for here, _, files in os.walk(directory, followlinks=True):
+    for here, dirs, files in os.walk(directory, followlinks=True):
+        real = os.path.realpath(here)
+        if real in seen or not _inside(real, root):
+            dirs[:] = []
+            continue
+        seen.add(real)
         rel = os.path.relpath(here, directory)
-        found += [f if rel == "." else f"{rel}/{f}".replace(os.sep, "/") for f in files if f.endswith(EXTENSION)]
+        found += [f if rel == "." else f"{rel}/{f}".replace(os.sep, "/") for f in files
+                  if f.endswith(EXTENSION) and _inside(os.path.realpath(os.path.join(here, f)), root)]
     return sorted(found)
 
 
+def _inside(path: str, folder: str) -> bool:
+    return os.path.commonpath([path, folder]) == folder
+
+
+def _motion_roots() -> dict[str, str]:
+    """Where motion may be loaded from: the input folder, and the output folder's motion/ subfolder."""
+    return {"input": folder_paths.get_input_directory(),
+            "output": os.path.join(folder_paths.get_output_directory(), MOTION_SUBFOLDER)}
+
+
 def motion_file_names() -> list[str]:
-    """.safetensors in the input folder, then motion files in the output folder marked ' [output]'."""
+    """LATEST, .safetensors in the input folder, then motion files in the output folder marked ' [output]'."""
+    roots = _motion_roots()
+    return [LATEST] + _motion_files(roots["input"]) + \
+        [f"{MOTION_SUBFOLDER}/{name} [output]" for name in _motion_files(roots["output"])]
+
+
+def latest_motion_path() -> str:
+    """The newest motion file under output/motion (what Save Motion wrote last)."""
     output = os.path.join(folder_paths.get_output_directory(), MOTION_SUBFOLDER)
-    return _motion_files(folder_paths.get_input_directory()) + \
-        [f"{MOTION_SUBFOLDER}/{name} [output]" for name in _motion_files(output)]
+    paths = [os.path.join(output, name) for name in _motion_files(output)]
+    if not paths:
+        raise FileNotFoundError(f"no saved motion yet in {output}: run Save Motion first, then load it")
+    return max(paths, key=os.path.getmtime)
 
 
 def motion_file_path(name: str) -> str:
-    path = folder_paths.get_annotated_filepath(name)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"motion file {name!r} not found ({path}): save one with Save Motion, or put a "
-                                "FloatKit motion .safetensors in ComfyUI's input folder")
+    """The real path of a listed motion file. Anything that resolves (links included) outside the input
+    folder or output/motion gets the same answer as a missing file, so a prompt cannot probe for files."""
+    if name == LATEST:
+        return latest_motion_path()
+    base, relative = "input", str(name)
+    for tag in ("input", "output"):
+        if relative.endswith(f" [{tag}]"):
+            base, relative = tag, relative[: -len(tag) - 3]
+    root = os.path.realpath(_motion_roots()[base])
+    if base == "output":  # listed as motion/<name> [output]
+        relative = relative[len(MOTION_SUBFOLDER) + 1:] if relative.startswith(MOTION_SUBFOLDER + "/") else ""
+    path = os.path.realpath(os.path.join(root, relative)) if relative and "\0" not in relative else root
+    if path == root or not _inside(path, root) or not os.path.isfile(path):
+        raise FileNotFoundError(f"motion file {name!r} not found in ComfyUI's input folder or output/motion: save "
+                                "one with Save Motion, or put a FloatKit motion .safetensors in the input folder")
     return path
 
 
@@ -134,7 +184,8 @@ class LoadMotion(io.ComfyNode):
                         "motion/ files marked [output]). Motion made by a different model is refused.",
             inputs=[sockets.Pipe.Input("pipe", tooltip="The loaded model; it must be the one that made the motion."),
                     io.Combo.Input("motion_file", options=motion_file_names(),
-                                   tooltip="A FloatKit motion .safetensors.")],
+                                   tooltip="A FloatKit motion .safetensors; '(latest saved motion)' takes the "
+                                           "newest file Save Motion wrote to output/motion.")],
             outputs=[sockets.Motion.Output("motion", display_name="motion", tooltip="The saved motion.")])
 
     @classmethod

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
+from ..float_models.nets.emotion_encoder import FROM_SPEECH_NODE as FROM_SPEECH, is_from_speech
 from . import convert, sockets
-
-FROM_SPEECH = "from speech"
 
 
 def identity_of(pipe, image):

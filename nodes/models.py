@@ -55,7 +55,7 @@ def _load(ckpt, audio, emotion, no_emotion, load_device, offload_device, dtype) 
     from ..float_models import CheckpointError, load_pipeline
 
     try:
-        pipeline = load_pipeline(ckpt, audio, emotion, device=offload_device, dtype=dtype)
+        pipeline = load_pipeline(ckpt, audio, emotion, device=offload_device, dtype=dtype, run_device=load_device)
     except CheckpointError as err:
         raise CheckpointError(f"{err}. Model downloads: {_comfy.DOWNLOADS}") from None
     if no_emotion:
@@ -70,6 +70,8 @@ def _choices(extra: list[str]) -> list[str]:
 class LoadModels(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
+        from ..float_models.devices import DEVICES, PRECISIONS
+
         checkpoints = _comfy.checkpoint_names()
         folders = _comfy.model_folder_names()
         return io.Schema(
@@ -90,11 +92,12 @@ class LoadModels(io.ComfyNode):
                                default=_prefer(folders, "wav2vec-english-speech-emotion-recognition", INSIDE),
                                tooltip="Folder of r-f/wav2vec-english-speech-emotion-recognition, "
                                        f"'{INSIDE}', or '{NONE}' (then emotions must be chosen as labels)."),
-                io.Combo.Input("device", options=list(_comfy.DEVICES), default="auto",
+                io.Combo.Input("device", options=list(DEVICES), default="auto",
                                tooltip="Where the networks run; auto follows ComfyUI (and its --cpu flag)."),
-                io.Combo.Input("precision", options=list(_comfy.PRECISIONS), default="auto",
-                               tooltip="Weight precision; auto = bf16 on GPUs that support it well, else fp32. "
-                                       "The CPU always uses fp32."),
+                io.Combo.Input("precision", options=list(PRECISIONS), default="auto",
+                               tooltip="Network precision; auto = fp16 on CUDA GPUs that do it well (else bf16 or "
+                                       "fp32). The warp and other rounding-sensitive steps always run in fp32; "
+                                       "the CPU always uses fp32."),
             ],
             outputs=[sockets.Pipe.Output("pipe", display_name="pipe", tooltip="The loaded FLOAT networks, for the other FLOAT nodes.")],
         )

@@ -1,18 +1,23 @@
-"""Property tests of the ComfyUI <-> FLOAT layout conversions (nodes/convert.py imports no ComfyUI)."""
+"""Property tests of the ComfyUI <-> FLOAT layout conversions (nodes/convert.py imports no ComfyUI,
+only the library)."""
 
 from __future__ import annotations
 
-import importlib.util
+import tempfile
 from collections.abc import Mapping
-from pathlib import Path
 
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-_spec = importlib.util.spec_from_file_location("floatkit_convert", Path(__file__).parent.parent / "nodes" / "convert.py")
-convert = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(convert)
+import comfy_stubs
+from test_nodes import import_pack
+
+# nodes/convert.py imports the library's conversions (one implementation each), so it is loaded as
+# part of the pack, on the stand-ins.
+comfy_stubs.install(tempfile.mkdtemp(prefix="floatkit-convert-"))
+import_pack()
+from comfyui_floatkit.nodes import convert  # noqa: E402
 
 sizes = st.integers(1, 5)
 

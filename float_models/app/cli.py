@@ -10,20 +10,29 @@ latents by flow matching, decode them in batches, and stream the frames into the
 come, so memory does not grow with the length of the clip.
 
 Exit codes: 0 done; 2 bad input or option (one line on stderr); 3 model files missing or
-unusable (with the steps to fix it); 4 download failed; 130 interrupted (no partial output).
+unusable (with the steps to fix it); 4 download failed; 130 interrupted by Ctrl-C, 143 by SIGTERM,
+129 by SIGHUP (no partial output either way).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
+import os
+import signal
+import stat
 import sys
+import tempfile
+import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Callable, Sequence
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXIT_INPUT, EXIT_MODELS, EXIT_DOWNLOAD, EXIT_INTERRUPTED = 2, 3, 4, 130
-FROM_SPEECH = "speech"
+VIDEO_SUFFIX = ".mp4"  # the container VideoWriter writes (H.264 + AAC)
 
 
 class InputError(ValueError):
@@ -91,7 +100,8 @@ def _say(message: str, quiet: bool = False) -> None:
 # ----------------------------------------------------------------------------- render
 
 def _add_render(sub: argparse._SubParsersAction) -> None:
-    from ..nets.emotion_encoder import EMOTIONS
+    from ..devices import DEVICES, PRECISIONS
+    from ..nets.emotion_encoder import EMOTIONS, FROM_SPEECH_CLI as FROM_SPEECH
     from ..sampling import SOLVERS
 
     p = sub.add_parser("render", help="portrait + speech -> talking-portrait MP4",
@@ -113,9 +123,10 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--nfe", type=int, default=10, help="ODE time points per window (10 = 9 Euler steps)")
     p.add_argument("--seed", type=int, default=15, help="noise seed (same motion on every device)")
     p.add_argument("--solver", default="euler", choices=SOLVERS, help="ODE solver (official: euler)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
-    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"),
-                   help="weights' precision; auto = fp32 on CPU/MPS, bf16 on GPUs that support it")
+    p.add_argument("--device", default="auto", choices=DEVICES)
+    p.add_argument("--precision", default="auto", choices=PRECISIONS,
+                   help="networks' precision; auto = fp16 on CUDA GPUs with tensor cores (else bf16 or fp32), "
+                        "fp32 on CPU/MPS; the CPU always runs fp32 (README, Precision)")
     p.add_argument("--batch-size", type=int, default=None, help="frames decoded at once (default: by memory)")
     p.add_argument("--crf", type=int, default=18, help="H.264 quality, 0 (lossless) .. 51 (default 18)")
     _add_model_paths(p)
@@ -134,11 +145,18 @@ def _add_model_paths(p: argparse.ArgumentParser) -> None:
 
 
 def _check_render_args(args: argparse.Namespace) -> None:
+    """Everything that can be checked before a model loads or a render starts."""
+    from ..settings import INTENSITY_RANGE, SettingError, check_number, check_sampling
+
     for name, path in (("--image", args.image), ("--audio", args.audio)):
-        if not path.is_file():
-            hint = ("; the bundled examples are only in a source checkout: give your own " + name
-                    if path.parent == EXAMPLES else "")
-            raise InputError(f"{name} {path}: no such file{hint}")
+        hint = ("; the bundled examples are only in a source checkout: give your own " + name
+                if path.parent == EXAMPLES else "")
+        _usable_file(name, path, hint)
+    if args.checkpoint is not None:
+        _usable_file("--checkpoint", args.checkpoint, "; give float.pth or float.safetensors, or use --models")
+    for name, folder in (("--audio-encoder", args.audio_encoder), ("--emotion-encoder", args.emotion_encoder)):
+        if folder is not None and not folder.is_dir():
+            raise InputError(f"{name} {folder}: {_why_unusable(folder, folder=True)}")
     if args.nfe < 2:
         raise InputError(f"--nfe {args.nfe}: needs at least 2 time points (one ODE step)")
     if args.batch_size is not None and args.batch_size < 1:
@@ -149,29 +167,84 @@ def _check_render_args(args: argparse.Namespace) -> None:
         raise InputError(f"--intensity {args.intensity}: must not be negative")
     if args.seed < 0:
         raise InputError(f"--seed {args.seed}: must not be negative")
+    try:
+        check_number("--intensity", args.intensity, *INTENSITY_RANGE)
+        check_sampling(args.a_cfg, args.e_cfg, args.r_cfg, args.nfe, args.seed,
+                       ("--a-cfg", "--e-cfg", "--r-cfg", "--nfe", "--seed"))
+    except SettingError as err:
+        raise InputError(str(err)) from None
+    args.output = args.output or _default_output(args)
+    _check_output(args.output, VIDEO_SUFFIX, inputs=[args.image, args.audio, args.checkpoint])
 
 
-def _device_and_dtype(device: str, precision: str):
-    import torch
+def _usable_file(name: str, path: Path, hint: str = "") -> None:
+    """Refuse a path that is not a readable file, naming the flag, the path and the reason."""
+    if not path.is_file():
+        raise InputError(f"{name} {path}: {_why_unusable(path)}{hint}")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as err:
+        raise InputError(f"{name} {path}: cannot be read ({err.strerror or err}){hint}") from None
 
-    from ..pipeline import default_device
 
-    if device == "auto":
-        dev = default_device()
-    elif device == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: PyTorch sees no CUDA GPU here; use --device auto or cpu")
-    elif device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise InputError("--device mps: Apple MPS is not available here; use --device auto or cpu")
-    else:
-        dev = torch.device(device)
-    if dev.type == "cpu":
-        if precision in ("fp16", "bf16"):
-            _say(f"note: --precision {precision} is not used on the CPU (slow or unsupported there); using fp32")
-        return dev, torch.float32
-    if precision == "auto":
-        bf16 = dev.type == "cuda" and torch.cuda.is_bf16_supported()
-        return dev, torch.bfloat16 if bf16 else torch.float32
-    return dev, {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+def _why_unusable(path: Path, folder: bool = False) -> str:
+    try:
+        mode = path.stat().st_mode
+    except OSError as err:  # the reason the system gives: no such file, symlink loop, permission ...
+        return {errno.ENOENT: f"no such {'folder' if folder else 'file'}",
+                errno.ELOOP: "a symbolic link that loops (it never reaches a file)"}.get(
+            err.errno, f"cannot be used ({err.strerror or err})")
+    if stat.S_ISDIR(mode):
+        return "is a folder, not a file"
+    return "is not a folder" if folder else "is not a regular file"
+
+
+def _check_output(output: Path, suffix: str, inputs: Sequence[Path | None] = ()) -> None:
+    """Refuse, before any work, an output that could only fail at the end or would destroy an input:
+    the wrong container, an existing folder, an unwritable folder, or the same file as an input."""
+    if output.is_dir():
+        raise InputError(f"-o {output}: is a folder; give a file name inside it, e.g. {output / ('clip' + suffix)}")
+    if output.suffix.lower() != suffix:
+        raise InputError(f"-o {output}: FloatKit writes {suffix} files here; give the output a {suffix} name")
+    for source in inputs:
+        if source is not None and _same_file(output, source):
+            raise InputError(f"-o {output}: is the input {source}; writing would destroy it: choose another name")
+    folder = output.parent
+    while not folder.exists() and folder != folder.parent:  # the folder is created later: test its parent
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InputError(f"-o {output}: {folder} is not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise InputError(f"-o {output}: cannot write in {folder} ({err.strerror or err}); "
+                         "choose a folder you can write to") from None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)  # hard links: same inode
+    except OSError:
+        return False
+
+
+def _device_and_dtype(device: str, precision: str, quiet: bool = False):
+    """The library's device and precision rule (`float_models.devices`); a bad choice exits 2."""
+    import logging
+
+    from ..devices import choose_device, choose_dtype
+
+    # The library logs one line when a precision is not used on this device; --quiet hides it.
+    logging.getLogger("float_models").setLevel(logging.ERROR if quiet else logging.WARNING)
+    try:
+        dev = choose_device(device)
+    except ValueError as err:
+        raise InputError(f"--device {device}: {err}") from None
+    return dev, choose_dtype(precision, dev)
 
 
 def _default_output(args: argparse.Namespace) -> Path:
@@ -195,44 +268,38 @@ class _Timer:
 
 def render(args: argparse.Namespace) -> int:
     _check_render_args(args)
-    import numpy as np
     import torch
 
     from .. import load_pipeline
+    from ..media import emotion_condition, uint8_to_portrait
+    from ..nets.emotion_encoder import is_from_speech
     from .download import locate_models
-    from ..nets.emotion_encoder import emotion_label
-    from .video import VideoWriter, frames_to_uint8, mix_to_mono, read_audio, read_image
+    from .video import mix_to_mono, read_audio
 
     timer = _Timer()
+    from_speech = is_from_speech(args.emotion)
     # Missing models are reported before the device is touched: starting CUDA can be slow or fail on a
     # busy shared GPU, and that must not hide the one-line models message.
     paths = locate_models(args.models, args.checkpoint, args.audio_encoder, args.emotion_encoder,
-                          need_emotion=args.emotion == FROM_SPEECH)
-    device, dtype = _device_and_dtype(args.device, args.precision)
-    output = args.output or _default_output(args)
+                          need_emotion=from_speech)
+    device, dtype = _device_and_dtype(args.device, args.precision, args.quiet)
 
     t = time.perf_counter()
-    image = read_image(args.image)
+    image = _read_portrait(args.image)
     if args.crop:
         image = _crop(image, args.image, args.quiet)
     waveform, rate = read_audio(args.audio)
     t = timer.stage("read inputs", t)
 
     _say(f"loading FLOAT on {device} ({str(dtype).replace('torch.', '')})\n{paths.describe()}", args.quiet)
-    pipe = load_pipeline(paths.checkpoint, paths.audio_encoder,
-                         paths.emotion_encoder if args.emotion == FROM_SPEECH else None,
+    pipe = load_pipeline(paths.checkpoint, paths.audio_encoder, paths.emotion_encoder if from_speech else None,
                          device=device, dtype=dtype)
     t = timer.stage("load models", t)
 
-    portrait = torch.from_numpy(image).permute(2, 0, 1)[None].float()
-    portrait = (portrait / 255 - 0.5) / 0.5  # the official normalisation to [-1, 1]
     speech = torch.from_numpy(mix_to_mono(waveform))[None]
-    identity = pipe.encode_image(portrait)
+    identity = pipe.encode_image(uint8_to_portrait(image))
     audio = pipe.encode_audio(speech, rate)
-    if args.emotion == FROM_SPEECH:
-        emotion = pipe.encode_emotion(speech, rate).cpu() * args.intensity
-    else:
-        emotion = emotion_label(args.emotion, args.intensity)
+    emotion = emotion_condition(pipe, args.emotion, speech, rate, args.intensity)
     t = timer.stage("encode", t)
 
     bar = Progress("sample", "steps", args.quiet)
@@ -242,23 +309,45 @@ def render(args: argparse.Namespace) -> int:
     bar.close()
     t = timer.stage("sample motion", t)
 
-    frames_total, side, fps = motion.shape[1], pipe.config.input_size, pipe.config.fps
-    output.parent.mkdir(parents=True, exist_ok=True)
+    _write_video(args, pipe, identity, motion, (waveform, rate))
+    timer.stage("decode + write", t)
+    _summary(args.output, motion.shape[1], pipe.config, waveform, rate, timer)
+    return 0
+
+
+def _write_video(args: argparse.Namespace, pipe, identity, motion, audio: tuple) -> None:
+    """Decode in batches and stream the frames into the MP4 (which appears whole or not at all)."""
+    from .video import VideoWriter, frames_to_uint8
+
+    frames_total, side = motion.shape[1], pipe.config.input_size
+    args.output.parent.mkdir(parents=True, exist_ok=True)
     bar = Progress("decode", "frames", args.quiet)
-    with VideoWriter(output, fps, side, side, audio=(waveform, rate), crf=args.crf) as video:
+    with VideoWriter(args.output, pipe.config.fps, side, side, audio=audio, crf=args.crf) as video:
         for _, start, frames in pipe.decode_batches(identity, motion, args.batch_size):
             video.write(frames_to_uint8(frames))
             bar(start + frames.shape[0], frames_total)
     bar.close()
-    timer.stage("decode + write", t)
 
-    seconds = frames_total / fps
+
+def _summary(output: Path, frames_total: int, config, waveform, rate: int, timer: "_Timer") -> None:
+    side, fps = config.input_size, config.fps
     times = " | ".join(f"{k} {v:.1f} s" for k, v in timer.stages.items())
     print(f"wrote {output.resolve()}\n"
-          f"  {frames_total} frames of {side}x{side} at {fps:g} fps = {seconds:.2f} s of video "
-          f"(speech {waveform.shape[-1] / rate:.2f} s, {np.asarray(waveform).shape[0]} channel(s) at {rate} Hz)\n"
+          f"  {frames_total} frames of {side}x{side} at {fps:g} fps = {frames_total / fps:.2f} s of video "
+          f"(speech {waveform.shape[-1] / rate:.2f} s, {waveform.shape[0]} channel(s) at {rate} Hz)\n"
           f"  time: {times} | total {timer.total:.1f} s", flush=True)
-    return 0
+
+
+def _read_portrait(path: Path):
+    """The picture, with the reader's warnings (a truncated file) shown as one line each."""
+    from .video import TruncatedImageWarning, read_image
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", TruncatedImageWarning)
+        image = read_image(path)
+    for warning in caught:
+        _say(f"warning: {warning.message}")
+    return image
 
 
 def _crop(image, path: Path, quiet: bool):
@@ -332,6 +421,7 @@ def convert(args: argparse.Namespace) -> int:
     target = args.output or args.source.with_suffix(".safetensors")
     if target.resolve() == args.source.resolve():
         raise InputError(f"-o {target}: would overwrite the source; choose another name")
+    _check_output(target, ".safetensors", inputs=[args.source])
     started = time.perf_counter()
     written = convert_checkpoint(args.source, target)
     size = written.stat().st_size / 1e6
@@ -354,7 +444,34 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code (errors are reported without a traceback)."""
     args = build_parser().parse_args(argv)
-    return _run(args.run, args)
+    with _signals_interrupt():
+        return _run(args.run, args)
+
+
+class _Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, handled like Ctrl-C: the writers remove their temporary files."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _signals_interrupt():
+    """Turn SIGTERM and SIGHUP into an interruption for the duration of the command (main thread only)."""
+    def stop(signum, frame):  # noqa: ANN001 - signal handler signature
+        raise _Stopped(signum)
+
+    wanted = [getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, stop) for sig in wanted}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _run(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
@@ -380,9 +497,9 @@ def _run(command: Callable[[argparse.Namespace], int], args: argparse.Namespace)
     except DownloadError as err:
         _say(f"error: {err}")
         return EXIT_DOWNLOAD
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         _say("interrupted: nothing was written")
-        return EXIT_INTERRUPTED
+        return 128 + err.signum if isinstance(err, _Stopped) else EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

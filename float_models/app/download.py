@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import os
 import socket
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 from urllib.parse import urlparse
 
+from ..partfiles import discard, part_path, release
 from ..nets.checkpoint import (AUDIO_TOWER_NAME, AUDIO_TOWER_PREFIX, EMOTION_PREFIX, EMOTION_TOWER_NAME,
                          CheckpointError, SAFETENSORS_SUFFIXES, read_tensors, resolve_config,
                          split_float_weights)
@@ -349,12 +349,13 @@ def convert_checkpoint(source: str | Path, target: str | Path | None = None) -> 
     meta["float_config"] = config.to_json()
     meta["float_source"] = source.name
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
+    tmp = part_path(target)
     try:
         save_file(_unshared(tensors), str(tmp), metadata=meta)
         os.replace(tmp, target)
+        release(tmp)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        discard(tmp)
         raise
     return target
 

@@ -16,13 +16,13 @@ file is removed and nothing half-written remains. The audio track lasts exactly 
 frames: longer speech is cut, shorter speech is followed by silence.
 
 Only PyAV (FFmpeg's libraries, which the `av` wheel bundles) is used: no ffmpeg executable, no
-torchvision or torchaudio. Torch tensors are accepted wherever arrays are, without importing torch.
+torchvision or torchaudio. Torch tensors are accepted wherever arrays are.
 """
 
 from __future__ import annotations
 
 import os
-import uuid
+import warnings
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -30,8 +30,10 @@ from typing import Any
 import av
 import numpy as np
 
-__all__ = ["MediaError", "VideoWriter", "frames_to_uint8", "mix_to_mono", "read_audio", "read_image",
-           "to_uint8_frames"]
+from ..partfiles import discard, part_path, release
+
+__all__ = ["MediaError", "TruncatedImageWarning", "VideoWriter", "frames_to_uint8", "mix_to_mono", "read_audio",
+           "read_image", "to_uint8_frames"]
 
 # Sample rates the AAC encoder accepts; other rates are resampled to the next one above.
 AAC_RATES = (7350, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
@@ -131,7 +133,7 @@ class VideoWriter:
         self._closed = False
         # A hidden name beside the target (same file system, so the final rename is atomic);
         # created by FFmpeg itself, so it gets the usual permissions.
-        self._tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex[:8]}.part")
+        self._tmp = part_path(self.path)  # also removed at interpreter exit if still there
         try:
             self._container = av.open(str(self._tmp), mode="w", format="mp4",
                                       options={"movflags": "+faststart"})
@@ -187,6 +189,7 @@ class VideoWriter:
                 self._audio.encode_until(self._audio_samples_for(self.frames_written), final=True)
             self._container.close()
             os.replace(self._tmp, self.path)
+            release(self._tmp)
         except BaseException:
             self._discard()
             raise
@@ -206,7 +209,12 @@ class VideoWriter:
                 container.close()
             except Exception:  # noqa: BLE001 - the file is being thrown away anyway
                 pass
-        self._tmp.unlink(missing_ok=True)
+        discard(self._tmp)
+
+    def __del__(self) -> None:
+        # Dropped without close() or abort() (e.g. a generator that was never finished): no part file stays.
+        if not getattr(self, "_closed", True):
+            self._discard()
 
     def _audio_samples_for(self, frames: int) -> int:
         return int(round(frames * self._audio.rate / self.fps))
@@ -296,9 +304,12 @@ def _planar_float(waveform: Any) -> np.ndarray:
     if hasattr(waveform, "detach"):
         waveform = waveform.detach().cpu().numpy()
     array = np.asarray(waveform)
-    if array.dtype.kind in "iu":  # integer PCM
-        info = np.iinfo(array.dtype)
-        array = array.astype(np.float32) / float(max(abs(info.min), info.max))
+    if array.dtype.kind in "iu":  # integer PCM: the library's one scaling, as for the model's input
+        import torch
+
+        from ..media import pcm_to_float
+
+        array = pcm_to_float(torch.from_numpy(np.ascontiguousarray(array))).numpy()
     array = np.asarray(array, dtype=np.float32)
     if array.ndim == 1:
         array = array[None]
@@ -324,38 +335,89 @@ def _resample(samples: np.ndarray, rate: int, new_rate: int) -> tuple[np.ndarray
 
 # ----------------------------------------------------------------------------- readers
 
+# Audio is read at most at this rate and with at most two channels: more is mixed down (the channels'
+# mean, as mix_to_mono) and resampled block by block while decoding, so a small FLAC of 8 channels at
+# 192 kHz never expands to gigabytes. FLOAT itself listens at 16 kHz, mono.
+MAX_READ_RATE = 48000
+# Pictures larger than this on their long side are reduced (area averaging) while reading: the
+# face crop and the model work at 512 px, and full-size float copies of a 100-megapixel photo are GBs.
+MAX_READ_SIDE = 4096
+
+
+class TruncatedImageWarning(UserWarning):
+    """The image file ends before its picture does: the missing rows decode as grey or garbage."""
+
+
 def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     """Any common audio file (wav, flac, mp3, ogg, m4a, the audio of a video...) ->
-    (waveform (C, N) float32 in [-1, 1], sample rate). WAV/FLAC go through soundfile when
-    it is installed (exact PCM scaling), everything else through PyAV."""
+    (waveform (C, N) float32 in [-1, 1], sample rate), with C <= 2 and rate <= MAX_READ_RATE.
+    WAV/FLAC within those bounds go through soundfile when it is installed (exact PCM scaling),
+    everything else through PyAV, mixed down and resampled in blocks. More than
+    media.MAX_AUDIO_VALUES samples x channels is refused."""
     path = _existing(path, "audio")
     if path.suffix.lower() in (".wav", ".flac"):
-        try:
-            import soundfile
-        except ImportError:
-            soundfile = None
-        if soundfile is not None:
-            try:
-                data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-                return _checked_audio(np.ascontiguousarray(data.T), int(rate), path)
-            except RuntimeError:
-                pass  # a WAV flavour libsndfile does not know: let FFmpeg try
+        read = _read_audio_soundfile(path)
+        if read is not None:
+            return read
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:
                 raise MediaError(f"{path}: has no audio stream; give a speech recording (wav, mp3, flac, ...)")
-            stream = container.streams.audio[0]
-            rate = stream.codec_context.sample_rate
-            channels = stream.codec_context.channels
-            resampler = av.AudioResampler(format="fltp", rate=rate)  # planar float, layout kept
-            pieces = []
-            for frame in container.decode(stream):
-                pieces += [f.to_ndarray() for f in resampler.resample(frame)]
-            pieces += [f.to_ndarray() for f in resampler.resample(None)]
+            data, rate = _decode_audio(container, container.streams.audio[0], path)
     except av.FFmpegError as err:
         raise MediaError(f"{path}: cannot be read as audio ({err}); convert it to WAV or MP3") from None
-    data = np.concatenate(pieces, axis=1) if pieces else np.zeros((max(channels, 1), 0), np.float32)
-    return _checked_audio(data.astype(np.float32, copy=False), int(rate), path)
+    return _checked_audio(data, rate, path)
+
+
+def _read_audio_soundfile(path: Path) -> tuple[np.ndarray, int] | None:
+    """Plain PCM within the bounds through libsndfile; None to let FFmpeg read (and reduce) it."""
+    try:
+        import soundfile
+    except ImportError:
+        return None
+    try:
+        info = soundfile.info(str(path))
+        if info.channels > 2 or info.samplerate > MAX_READ_RATE:
+            return None
+        _check_audio_size(info.channels, info.frames, path)
+        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except RuntimeError:
+        return None  # a WAV flavour libsndfile does not know: let FFmpeg try
+    return _checked_audio(np.ascontiguousarray(data.T), int(rate), path)
+
+
+def _decode_audio(container: Any, stream: Any, path: Path) -> tuple[np.ndarray, int]:
+    rate = min(int(stream.codec_context.sample_rate), MAX_READ_RATE)
+    channels = max(int(stream.codec_context.channels), 1)
+    kept = channels if channels <= 2 else 1
+    if stream.duration and stream.time_base:  # refuse early when the header says so
+        _check_audio_size(kept, int(float(stream.duration * stream.time_base) * rate), path)
+    # Packed float (PyAV's planar to_ndarray crashes on 8-channel frames), layout kept, rate capped.
+    resampler = av.AudioResampler(format="flt", rate=rate)
+    pieces, total = [], 0
+    for frame in container.decode(stream):
+        for piece in _reduced(resampler.resample(frame), kept):
+            pieces.append(piece)
+            total += piece.shape[1]
+        _check_audio_size(kept, total, path)
+    pieces += _reduced(resampler.resample(None), kept)
+    data = np.concatenate(pieces, axis=1) if pieces else np.zeros((kept, 0), np.float32)
+    return data.astype(np.float32, copy=False), rate
+
+
+def _reduced(frames: list, kept: int) -> list[np.ndarray]:
+    """Decoded blocks as (channels, n) float32, the channels averaged when there are more than two."""
+    blocks = [f.to_ndarray().reshape(-1, len(f.layout.channels)).T.astype(np.float32) for f in frames]
+    return [b.mean(axis=0, keepdims=True) if b.shape[0] > kept else b for b in blocks]
+
+
+def _check_audio_size(channels: int, samples: int, path: Path) -> None:
+    from ..media import AudioInputError, check_audio_size
+
+    try:
+        check_audio_size(channels, samples, str(path))
+    except AudioInputError as err:
+        raise MediaError(str(err)) from None
 
 
 def _checked_audio(data: np.ndarray, rate: int, path: Path) -> tuple[np.ndarray, int]:
@@ -365,20 +427,24 @@ def _checked_audio(data: np.ndarray, rate: int, path: Path) -> tuple[np.ndarray,
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """PNG, JPEG, WebP, ... -> RGB uint8 (H, W, 3). Pillow when installed (it also applies the
-    EXIF orientation of phone photos), else PyAV's image decoders. Alpha is dropped, grey is
-    repeated to three channels."""
+    """PNG, JPEG, WebP, ... -> RGB uint8 (H, W, 3), through PyAV's image decoders.
+
+    The EXIF orientation of JPEGs (phone photos) is applied, as ComfyUI's Load Image does. Pictures
+    above media.MAX_IMAGE_PIXELS are refused before decoding; above MAX_READ_SIDE on the long side
+    they are reduced while reading. A file that ends before its picture does gets a
+    TruncatedImageWarning. Alpha is dropped, grey is repeated to three channels.
+    """
+    from .image_header import read_header
+
     path = _existing(path, "image")
-    try:
-        from PIL import Image, ImageOps, UnidentifiedImageError
-    except ImportError:
-        return _read_image_av(path)
-    try:
-        with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image)
-            return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
-    except (UnidentifiedImageError, OSError) as err:
-        raise MediaError(f"{path}: cannot be read as an image ({err}); give a PNG or JPEG") from None
+    header = read_header(path)
+    if header.size is not None:
+        _check_image_size(*header.size, path)
+    if header.truncated:
+        warnings.warn(f"{path}: the file ends before the picture does (truncated download or copy?); the "
+                      "missing part shows as grey or garbage: use a complete copy", TruncatedImageWarning,
+                      stacklevel=2)
+    return orient(_read_image_av(path), header.orientation)
 
 
 def _read_image_av(path: Path) -> np.ndarray:
@@ -386,10 +452,40 @@ def _read_image_av(path: Path) -> np.ndarray:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise MediaError(f"{path}: not an image; give a PNG or JPEG")
+            context = container.streams.video[0].codec_context
+            _check_image_size(context.height, context.width, path)
             frame = next(container.decode(video=0))
-            return frame.to_ndarray(format="rgb24")
+            return _reduce(frame).to_ndarray(format="rgb24")
     except (av.FFmpegError, StopIteration) as err:
         raise MediaError(f"{path}: cannot be read as an image ({err}); give a PNG or JPEG") from None
+
+
+def _reduce(frame: Any) -> Any:
+    """The frame itself, or an area-averaged copy whose long side is MAX_READ_SIDE."""
+    long_side = max(frame.width, frame.height)
+    if long_side <= MAX_READ_SIDE:
+        return frame
+    scale = MAX_READ_SIDE / long_side
+    width, height = max(1, round(frame.width * scale)), max(1, round(frame.height * scale))
+    return frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA")
+
+
+def _check_image_size(height: int, width: int, path: Path) -> None:
+    from ..media import check_image_size
+
+    try:
+        check_image_size(height, width, str(path))
+    except ValueError as err:
+        raise MediaError(str(err)) from None
+
+
+def orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1..8) to (H, W, C) pixels, so the picture shows upright."""
+    ops = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+           5: lambda a: a.transpose(1, 0, 2), 6: lambda a: np.rot90(a, -1),
+           7: lambda a: a.transpose(1, 0, 2)[::-1, ::-1], 8: lambda a: np.rot90(a, 1)}
+    op = ops.get(int(orientation))
+    return pixels if op is None else np.ascontiguousarray(op(pixels))
 
 
 def _existing(path: str | os.PathLike, what: str) -> Path:

@@ -14,18 +14,20 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save
 
+from ..partfiles import discard, part_path
+from ..settings import SettingError, check_fps
 from ..types import Motion
 
 FORMAT = "floatkit-motion"
 VERSION = "1"
 EXTENSION = ".safetensors"
+MAX_LATENT = 1e4  # sampled latents stay within a few units; 1e30 would overflow the decoder to NaN
 _SAME_BASIS_TOLERANCE = 1e-2  # relative to the weight's largest magnitude: fp16/bf16 rounding is below
 
 
@@ -50,15 +52,22 @@ def save_motion(motion: Motion, path: str | os.PathLike, direction_weight: torch
                 "frames": str(motion.num_frames), "clips": str(int(motion.latents.shape[0])),
                 "basis_fingerprint": basis_fingerprint(weight)}
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
+    # Removed at interpreter exit too, if a signal stops the write.
+    temp = part_path(path, ".tmp")
     try:
         save_file(tensors, temp, metadata=metadata)
         os.replace(temp, path)
     finally:
-        if os.path.exists(temp):
-            os.remove(temp)
+        discard(temp)
     return path
+
+
+
+def save_file(tensors: dict[str, torch.Tensor], path: str | os.PathLike, metadata: dict[str, str]) -> None:
+    """safetensors' save_file through open(), so the file gets the usual mode of ComfyUI's outputs
+    (0644 under umask 022) instead of the 0600 that safetensors' own writer gives."""
+    with open(path, "wb") as handle:
+        handle.write(save(tensors, metadata=metadata))
 
 
 def read_motion_file(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -106,11 +115,32 @@ def load_motion(path: str | os.PathLike, direction_weight: torch.Tensor | None =
     if direction_weight is not None:
         check_basis(tensors, metadata, direction_weight, path)
     try:
-        fps = float(metadata["fps"])
-    except (KeyError, ValueError):
-        raise MotionFileError(f"{path} has no valid fps in its metadata: save the motion again") from None
+        fps = check_fps(metadata.get("fps"), "fps")
+    except SettingError as err:
+        raise MotionFileError(f"{path} has no valid fps in its metadata ({err}): save the motion again") from None
     latents, reference = tensors["latents"], tensors["reference"]
     if latents.dim() != 3 or reference.dim() != 2 or reference.shape[0] != latents.shape[0]:
         raise MotionFileError(f"{path} holds latents {tuple(latents.shape)} and reference {tuple(reference.shape)}, "
                               "not (clips, frames, D) and (clips, D): save the motion again")
+    width = None if direction_weight is None else int(direction_weight.shape[0])
+    check_latents(latents, reference, width, path)
     return Motion(latents, fps, reference)
+
+
+def check_latents(latents: torch.Tensor, reference: torch.Tensor, width: int | None,
+                  path: str | os.PathLike = "the motion file") -> None:
+    """Finite float latents of the model's width (D), at least one frame and one clip."""
+    for name, tensor in (("latents", latents), ("reference", reference)):
+        if not tensor.is_floating_point():
+            raise MotionFileError(f"{path}: its {name} are {tensor.dtype}, not floats: save the motion again")
+        if width is not None and tensor.shape[-1] != width:
+            raise MotionFileError(f"{path}: its {name} are {tensor.shape[-1]} wide, this model's motion is {width} "
+                                  "wide: load the model that made it, or save the motion again")
+        if tensor.numel() and not bool(torch.isfinite(tensor).all()):
+            raise MotionFileError(f"{path}: its {name} hold NaN or infinite values: save the motion again")
+        if tensor.numel() and float(tensor.abs().max()) > MAX_LATENT:
+            raise MotionFileError(f"{path}: its {name} reach {float(tensor.abs().max()):.3g}, far beyond any motion "
+                                  f"(|value| <= {MAX_LATENT:g}): the file is damaged; save the motion again")
+    if latents.shape[0] < 1 or latents.shape[1] < 1:
+        raise MotionFileError(f"{path} holds {latents.shape[1]} frames in {latents.shape[0]} clips: a motion needs "
+                              "at least one frame; save the motion again")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import pickle
 import zipfile
 from pathlib import Path
@@ -128,9 +129,10 @@ def resolve_config(weights: FloatWeights, path: Path, config: FloatConfig | None
         stored = weights.metadata.get("float_config")
         beside = path.with_suffix(".json")
         if stored:
-            config = FloatConfig.from_mapping(json.loads(stored))
+            config = _float_config(_json_object(stored, f"{path} (its 'float_config' metadata)"),
+                                   f"{path} (its 'float_config' metadata)")
         elif beside.is_file():
-            config = FloatConfig.from_mapping(json.loads(beside.read_text()))
+            config = _float_config(_json_object(_read_text(beside), str(beside)), str(beside))
     try:
         config = config_from_state_dict(weights.float, config)
     except ValueError as err:
@@ -201,11 +203,58 @@ def read_hf_folder(folder: str | Path) -> tuple[dict[str, Any], dict[str, torch.
     if not config_file.is_file():
         raise CheckpointError(f"{folder}: no config.json; a HuggingFace model folder needs its config.json "
                               "beside the weights (download the whole folder)")
-    try:
-        config = json.loads(config_file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CheckpointError(f"{config_file}: not valid JSON ({err})") from None
+    config = _json_object(_read_text(config_file), str(config_file))
     return config, _read_hf_weights(folder)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{path}: cannot be read as a JSON text file ({err})") from None
+
+
+def _json_object(text: str, source: str) -> dict[str, Any]:
+    """A JSON object (dict) from `text`, or CheckpointError naming `source`."""
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, TypeError) as err:
+        raise CheckpointError(f"{source}: not valid JSON ({err}); restore or delete it") from None
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{source}: expected a JSON object of settings, found a JSON "
+                              f"{type(value).__name__}; restore or delete it")
+    return value
+
+
+def _float_config(values: dict[str, Any], source: str) -> FloatConfig:
+    """A FloatConfig whose settings (all sizes, rates or ratios) are positive finite numbers."""
+    try:
+        config = FloatConfig.from_mapping(values)
+    except TypeError as err:
+        raise CheckpointError(f"{source}: settings that do not make a FLOAT config ({err})") from None
+    for name, value in dataclasses.asdict(config).items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+            raise CheckpointError(f"{source}: {name} = {value!r} must be a positive number; restore or delete it")
+    return config
+
+
+# Sizes of a HuggingFace wav2vec2 config.json that must be positive integers.
+_HF_SIZES = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+             "num_feat_extract_layers", "num_conv_pos_embeddings", "num_conv_pos_embedding_groups")
+
+
+def _check_hf_sizes(config: Mapping[str, Any], source: str) -> None:
+    for name in _HF_SIZES:
+        value = config.get(name, 1)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise CheckpointError(f"{source}: config.json has {name} = {value!r}; it must be a positive whole "
+                                  "number: download the folder again")
+    for name in ("conv_dim", "conv_kernel", "conv_stride"):
+        values = config.get(name, [1])
+        if not isinstance(values, list) or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                                                   for v in values):
+            raise CheckpointError(f"{source}: config.json has {name} = {values!r}; it must be a list of positive "
+                                  "whole numbers: download the folder again")
 
 
 def _read_hf_weights(folder: Path) -> dict[str, torch.Tensor]:
@@ -245,9 +294,14 @@ def build_wav2vec2(config: Mapping[str, Any], tensors: Mapping[str, torch.Tensor
     """A HuggingFace Wav2Vec2Model with exactly these weights (strictly checked)."""
     from transformers import Wav2Vec2Config, Wav2Vec2Model
 
-    hf_config = Wav2Vec2Config(**{k: v for k, v in config.items() if not k.startswith("_")})
-    with torch.device("meta"):
-        model = Wav2Vec2Model(hf_config)
+    _check_hf_sizes(config, source)
+    try:
+        hf_config = Wav2Vec2Config(**{k: v for k, v in config.items() if not k.startswith("_")})
+        with torch.device("meta"):
+            model = Wav2Vec2Model(hf_config)
+    except (TypeError, ValueError, RuntimeError, AttributeError) as err:
+        raise CheckpointError(f"{source}: config.json does not describe a wav2vec2 model ({err}); download the "
+                              "folder again") from None
     tensors = dict(tensors)
     if "masked_spec_embed" not in tensors and "masked_spec_embed" in model.state_dict():
         # Only used for training-time masking; some exports drop it.

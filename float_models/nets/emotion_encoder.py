@@ -26,6 +26,14 @@ import torch
 from torch import nn
 
 EMOTIONS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+# "Recognise the emotion from the speech", as the command line ("speech") and the nodes' combo
+# ("from speech", kept as shipped workflows store it) spell it.
+FROM_SPEECH_CLI, FROM_SPEECH_NODE = "speech", "from speech"
+
+
+def is_from_speech(choice: str) -> bool:
+    """True for either spelling of the emotion-from-speech choice (else it is a label)."""
+    return str(choice).strip().lower() in (FROM_SPEECH_CLI, FROM_SPEECH_NODE)
 
 
 def emotion_label(label: str, intensity: float = 1.0) -> torch.Tensor:
@@ -33,6 +41,8 @@ def emotion_label(label: str, intensity: float = 1.0) -> torch.Tensor:
     key = str(label).strip().lower()
     if key not in EMOTIONS:
         raise ValueError(f"unknown emotion {label!r}; choose one of: {', '.join(EMOTIONS)}")
+    if not math.isfinite(float(intensity)):
+        raise ValueError(f"emotion intensity {intensity!r}: must be a finite number")
     onehot = torch.zeros(1, len(EMOTIONS))
     onehot[0, EMOTIONS.index(key)] = float(intensity)
     return onehot

@@ -276,9 +276,15 @@ class ModulatedConv2d(nn.Module):
         return self.forward_activation_modulation(x, style)
 
     def demodulation(self, style_scale: torch.Tensor) -> torch.Tensor:
-        """d (B, out) for the per-sample input scales s (B, in)."""
+        """d (B, out) for the per-sample input scales s (B, in), in style_scale's dtype.
+
+        The sum runs in float32 whatever the model dtype; only d is rounded to it. It adds
+        in_channel x k x k squared weights (4608 at 512 channels): in half precision the small
+        squares (below 6e-5, float16's smallest normal) lose their digits, and the 1e-8 guard
+        rounds to 0 in float16, so an all-zero style would give rsqrt(0) = inf.
+        """
         _, energy, _ = self._prepared()
-        return torch.rsqrt(style_scale.square() @ energy + 1e-8)
+        return torch.rsqrt(style_scale.float().square() @ energy + 1e-8).to(style_scale.dtype)
 
     def _prepared(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """(scale * W channels-last, sum_k (scale * W)^2 transposed (in, out), fused upsampling weight).
@@ -296,7 +302,7 @@ class ModulatedConv2d(nn.Module):
             return cached[1]
         with torch.no_grad():
             weight = (self.scale * self.weight[0]).contiguous(memory_format=torch.channels_last)
-            energy = weight.square().sum([2, 3]).t().contiguous()
+            energy = (self.scale * self.weight[0].float()).square().sum([2, 3]).t().contiguous()  # see demodulation
             fused = None
             if phase:
                 fused = upsampling_weight(weight, self.blur.gain)
@@ -359,8 +365,9 @@ class ModulatedConv2d(nn.Module):
         batch, in_channel, height, width = x.shape
         k = self.kernel_size
         weight = self.scale * self.weight * self.modulation(style).view(batch, 1, in_channel, 1, 1)
-        if self.demodulate:
-            weight = weight * torch.rsqrt(weight.pow(2).sum([2, 3, 4]) + 1e-8).view(batch, -1, 1, 1, 1)
+        if self.demodulate:  # the sum in float32, as in `demodulation`
+            d = torch.rsqrt(weight.float().pow(2).sum([2, 3, 4]) + 1e-8).to(weight.dtype)
+            weight = weight * d.view(batch, -1, 1, 1, 1)
         # One grouped convolution applies each sample's own weights to it.
         x = x.reshape(1, batch * in_channel, height, width)
         if self.upsample:

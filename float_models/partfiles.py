@@ -1,0 +1,59 @@
+"""Temporary files that become outputs: written under a hidden name beside the target, renamed into
+place when whole, and removed on every exit path the process can see.
+
+The writers (VideoWriter, convert, Save Motion) remove their temporary file when an exception or
+Ctrl-C passes through them. This registry adds the paths they cannot see from inside: a writer
+dropped without being closed, and an interpreter that exits (`sys.exit`, an uncaught error, or a
+signal that the command line turns into an exit) while a file is still being written.
+A SIGKILL or a power cut can still leave one: it starts with "." and ends with ".part".
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import uuid
+from pathlib import Path
+
+_pending: set[str] = set()
+_lock = threading.Lock()
+
+
+def part_path(target: str | os.PathLike, suffix: str = ".part") -> Path:
+    """A fresh hidden name beside `target` (same folder, so the final rename is atomic), registered."""
+    target = Path(target)
+    path = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}{suffix}")
+    register(path)
+    return path
+
+
+def register(path: str | os.PathLike) -> None:
+    with _lock:
+        _pending.add(os.fspath(path))
+
+
+def release(path: str | os.PathLike) -> None:
+    """Forget `path`: it was renamed into place or removed by its writer."""
+    with _lock:
+        _pending.discard(os.fspath(path))
+
+
+def discard(path: str | os.PathLike) -> None:
+    """Remove `path` if it exists and forget it."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    release(path)
+
+
+@atexit.register
+def _remove_leftovers() -> None:
+    with _lock:
+        leftovers = list(_pending)
+    for path in leftovers:
+        try:
+            discard(path)
+        except OSError:
+            pass

@@ -1,0 +1,66 @@
+"""The stated ranges of FLOAT's numeric settings, checked in one place by the library, the command
+line and the nodes (which show the same ranges on their widgets).
+
+A setting outside its range, or a float that is NaN or infinite, is refused with one line that
+names the setting and its range: NaN guidance scales render an all-black video without any error,
+and an unbounded `nfe` or seed fails only after the models have loaded (or tries to allocate
+terabytes), so the check runs before any work.
+"""
+
+from __future__ import annotations
+
+import math
+
+SEED_RANGE = (0, 2 ** 63 - 1)  # ComfyUI's seed widget range; torch seeds take 64 bits
+NFE_RANGE = (2, 100)  # time points per window; 10 is official, 100 is already minutes per window
+CFG_RANGE = (0.0, 10.0)  # guidance scales on the command line and the node widgets (the library: any finite)
+INTENSITY_RANGE = (0.0, 2.0)  # the emotion vector's scale (one-hot label or speech probabilities)
+MAX_FPS = 240.0  # frame rates of motion files and videos: 0 < fps <= 240
+
+
+class SettingError(ValueError):
+    """A numeric setting outside its stated range (or not a finite number)."""
+
+
+def check_number(name: str, value: float, low: float, high: float) -> float:
+    """`value` as a float, if it is finite and low <= value <= high; else SettingError naming `name`."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise SettingError(f"{name} {value!r}: not a number; give one between {low:g} and {high:g}") from None
+    if not math.isfinite(number) or not low <= number <= high:
+        raise SettingError(f"{name} {value!r}: must be a finite number between {low:g} and {high:g}")
+    return number
+
+
+def check_integer(name: str, value: int, low: int, high: int) -> int:
+    """`value` as an int, if it is a whole number with low <= value <= high; else SettingError."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            value = int(value)
+        else:
+            raise SettingError(f"{name} {value!r}: must be a whole number between {low} and {high}")
+    if not low <= value <= high:
+        raise SettingError(f"{name} {value}: must be between {low} and {high}")
+    return int(value)
+
+
+def check_sampling(a_cfg_scale: float, e_cfg_scale: float, r_cfg_scale: float, nfe: int, seed: int,
+                   names: tuple[str, str, str, str, str] = ("a_cfg_scale", "e_cfg_scale", "r_cfg_scale", "nfe",
+                                                            "seed")) -> None:
+    """The sampler's settings; `names` are how the caller spells them (CLI flags or node inputs)."""
+    for name, value in zip(names[:3], (a_cfg_scale, e_cfg_scale, r_cfg_scale)):
+        check_number(name, value, *CFG_RANGE)
+    check_integer(names[3], nfe, *NFE_RANGE)
+    check_integer(names[4], seed, *SEED_RANGE)
+
+
+def check_fps(fps: float, what: str = "fps") -> float:
+    """A frame rate with 0 < fps <= MAX_FPS."""
+    try:
+        rate = float(fps)
+    except (TypeError, ValueError):
+        rate = math.nan
+    if not math.isfinite(rate) or not 0 < rate <= MAX_FPS:
+        raise SettingError(f"{what} {fps!r}: must be a finite frame rate above 0 and at most {MAX_FPS:g}")
+    return rate

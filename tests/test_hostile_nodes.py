@@ -1,0 +1,236 @@
+"""Hostile and careless inputs on the node code path (issue 17), on the ComfyUI stand-ins and the tiny
+weights. A prompt author controls every widget value and file name, and JSON prompts may carry NaN
+and Infinity, which ComfyUI's min/max comparisons let through. The command-line cases are in
+tests/test_hostile_cli.py. Covered here:
+
+| # | hostile input                                                   | expected                                   |
+|---|-----------------------------------------------------------------|--------------------------------------------|
+| 2 | Load Motion `../../x.safetensors`, an absolute path, `/etc/passwd`, a link out of input/ | the same "not found" as a missing file |
+| 3 | IMAGE above the pixel limit, AUDIO above samples x channels     | one line naming the limit, before copies   |
+| 4 | Sample Motion nfe 1000, seed 2**64 (library calls too)          | refused before any sampling                |
+| 5 | NaN / inf in FLOAT inputs (guidance, intensity, edit gains)     | refused, naming the input                  |
+| 5 | motion file with NaN / inf / 1e30 latents, width 256, int64, 0 frames, fps nan / 0 / -25 / inf | refused, naming the file |
+| 9 | two `-> .` links in output/motion                               | list made at once, no duplicates           |
+|10 | Save Motion with an empty or dot-led prefix                     | a visible file that Load Motion lists      |
+|10 | saved motion file mode                                          | 0644 under umask 022, like other outputs   |
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+import comfy_stubs
+from test_nodes import import_pack, models_home  # noqa: F401 (fixture)
+from tiny_weights import expected
+
+LOADER = ("float.pth", "wav2vec2-base-960h", "none")
+SAMPLES = 1920  # 3 video frames
+
+
+@pytest.fixture
+def pack(models_home):  # noqa: F811
+    comfy_stubs.install(models_home)
+    return import_pack()
+
+
+@pytest.fixture(scope="module")
+def inputs() -> dict:
+    golden = expected()
+    image = ((golden["in.image"] + 1) / 2).permute(0, 2, 3, 1).contiguous()
+    waveform = golden["in.waveform_16k"][:, None, :SAMPLES].repeat(1, 2, 1)
+    return {"image": image, "audio": {"waveform": waveform, "sample_rate": 16000}}
+
+
+@pytest.fixture
+def pipe(pack):
+    from comfyui_floatkit.nodes import models
+
+    return models.load(*LOADER)
+
+
+@pytest.fixture
+def parts(pack, pipe, inputs):
+    nodes = pack.NODE_CLASS_MAPPINGS
+    identity = nodes["FloatKitEncodeImage"].execute(pipe, inputs["image"])[0]
+    features = nodes["FloatKitEncodeAudio"].execute(pipe, inputs["audio"])[0]
+    emotion = nodes["FloatKitEmotionFromLabel"].execute("happy", 1.0)[0]
+    return nodes, identity, features, emotion
+
+
+# ----------------------------------------------------------------------------- 2: Load Motion's paths
+
+def test_load_motion_reads_only_inside_its_folders_and_is_no_file_oracle(pack, pipe, parts, models_home, tmp_path):
+    import folder_paths
+
+    nodes, identity, features, emotion = parts
+    load = nodes["FloatKitLoadMotion"]
+    motion = nodes["FloatKitSampleMotion"].execute(pipe, identity, features, emotion, 2.0, 1.0, 1.0, 2, "euler", 0)[0]
+    nodes["FloatKitSaveMotion"].execute(pipe, motion, "motion/ok")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.replace(os.path.join(folder_paths.get_output_directory(), "motion", "ok_00001_.safetensors"),
+               elsewhere / "x.safetensors")
+    nodes["FloatKitSaveMotion"].execute(pipe, motion, "motion/ok")  # one legitimate file stays
+    link = os.path.join(folder_paths.get_input_directory(), "link.safetensors")
+    if os.path.lexists(link):
+        os.remove(link)
+    os.symlink(elsewhere / "x.safetensors", link)
+    relative = os.path.relpath(elsewhere / "x.safetensors", folder_paths.get_input_directory())
+    hostile = [relative, str(elsewhere / "x.safetensors"), "/etc/passwd", "/etc/no-such-file", "link.safetensors",
+               "motion/../../" + relative + " [output]", "nothing-here.safetensors"]
+    answers = []
+    for name in hostile:
+        message = load.validate_inputs(motion_file=name)
+        assert isinstance(message, str), name
+        answers.append(message.replace(repr(name), "NAME"))
+        with pytest.raises(FileNotFoundError):
+            load.execute(pipe, name)
+    assert len(set(answers)) == 1  # an existing file outside and a missing one get the same answer
+    assert load.validate_inputs(motion_file="motion/ok_00001_.safetensors [output]") is True
+    assert load.execute(pipe, "motion/ok_00001_.safetensors [output]")[0].num_frames == motion.num_frames
+    os.remove(link)
+
+
+# ----------------------------------------------------------------------------- 9, 10: listing and saving
+
+def test_link_loops_in_the_motion_folder_do_not_hang_the_list(pack, pipe, parts, models_home):
+    import folder_paths
+
+    nodes, identity, features, emotion = parts
+    motion = nodes["FloatKitSampleMotion"].execute(pipe, identity, features, emotion, 2.0, 1.0, 1.0, 2, "euler", 0)[0]
+    nodes["FloatKitSaveMotion"].execute(pipe, motion, "motion/loop")
+    folder = os.path.join(folder_paths.get_output_directory(), "motion")
+    for name in ("again", "more"):
+        if not os.path.lexists(os.path.join(folder, name)):
+            os.symlink(".", os.path.join(folder, name))
+    from comfyui_floatkit.nodes import edit_io
+
+    found: list = []
+    worker = threading.Thread(target=lambda: found.append(edit_io.motion_file_names()), daemon=True)
+    started = time.monotonic()
+    worker.start()
+    worker.join(timeout=20)
+    try:
+        assert not worker.is_alive(), "the motion file list did not finish within 20 s"
+        names = found[0]
+        assert len(names) == len(set(names)) and "motion/loop_00001_.safetensors [output]" in names
+        assert not any("again" in n or "more" in n for n in names)
+        assert time.monotonic() - started < 20
+    finally:
+        for name in ("again", "more"):
+            os.remove(os.path.join(folder, name))
+
+
+@pytest.mark.parametrize("prefix", ["", "  ", "motion/", "motion/.hidden"])
+def test_save_motion_never_writes_a_hidden_file_and_uses_the_usual_mode(prefix, pack, pipe, parts, models_home):
+    import folder_paths
+
+    nodes, identity, features, emotion = parts
+    motion = nodes["FloatKitSampleMotion"].execute(pipe, identity, features, emotion, 2.0, 1.0, 1.0, 2, "euler", 0)[0]
+    old = os.umask(0o022)
+    try:
+        nodes["FloatKitSaveMotion"].execute(pipe, motion, prefix)
+    finally:
+        os.umask(old)
+    output = folder_paths.get_output_directory()
+    written = [os.path.join(here, f) for here, _, files in os.walk(output) for f in files
+               if f.endswith(".safetensors")]
+    assert written and not any(os.path.basename(p).startswith(".") for p in written)
+    newest = max(written, key=os.path.getmtime)
+    assert oct(os.stat(newest).st_mode & 0o777) == oct(0o644)
+    if prefix.startswith("motion/"):
+        listed = nodes["FloatKitLoadMotion"].INPUT_TYPES()["required"]["motion_file"][1]["options"]
+        assert f"motion/{os.path.basename(newest)} [output]" in listed
+    for path in written:
+        os.remove(path)
+
+
+# ----------------------------------------------------------------------------- 5: loaded motion
+
+def _write_motion(path, pipe, latents, reference=None, fps="25.0"):
+    from comfyui_floatkit.float_models.edit.files import FORMAT, VERSION, basis_fingerprint
+
+    weight = pipe.pipeline.model.motion_autoencoder.dec.direction.weight.detach().float().contiguous()
+    reference = latents[:, 0].clone() if reference is None and latents.dim() == 3 and latents.shape[1] else (
+        reference if reference is not None else torch.zeros(latents.shape[0], latents.shape[-1]))
+    save_file({"latents": latents.contiguous(), "reference": reference.contiguous(), "direction_weight": weight},
+              str(path), metadata={"format": FORMAT, "version": VERSION, "fps": fps,
+                                   "frames": str(latents.shape[1]), "clips": str(latents.shape[0]),
+                                   "basis_fingerprint": basis_fingerprint(weight)})
+
+
+@pytest.mark.parametrize("case", ["nan", "inf", "huge", "width256", "int64", "no frames", "fps nan", "fps 0",
+                                  "fps -25", "fps inf"])
+def test_load_motion_refuses_broken_motion(case, pack, pipe, models_home):
+    import folder_paths
+
+    width = int(pipe.pipeline.model.motion_autoencoder.dec.direction.weight.shape[0])
+    latents, fps = torch.zeros(1, 3, width), "25.0"
+    if case in ("nan", "inf", "huge"):
+        latents[0, 1, 0] = {"nan": math.nan, "inf": math.inf, "huge": 1e30}[case]
+    elif case == "width256":
+        latents = torch.zeros(1, 3, 256)
+    elif case == "int64":
+        latents = torch.zeros(1, 3, width, dtype=torch.int64)
+    elif case == "no frames":
+        latents = torch.zeros(1, 0, width)
+    else:
+        fps = case.split()[1]
+    name = f"broken-{case.replace(' ', '_')}.safetensors"
+    path = os.path.join(folder_paths.get_input_directory(), name)
+    _write_motion(path, pipe, latents, torch.zeros(1, latents.shape[-1], dtype=latents.dtype), fps)
+    try:
+        with pytest.raises(ValueError, match=r"^FLOAT Load Motion: .*broken-.*save the motion again"):
+            pack.NODE_CLASS_MAPPINGS["FloatKitLoadMotion"].execute(pipe, name)
+    finally:
+        os.remove(path)
+
+
+# ----------------------------------------------------------------------------- 4, 5: numbers
+
+@pytest.mark.parametrize("a_cfg, e_cfg, nfe, seed, words", [
+    (math.nan, 1.0, 2, 0, "a_cfg_scale is nan"), (2.0, math.inf, 2, 0, "e_cfg_scale is inf"),
+    (2.0, 1.0, 1000, 0, "nfe=1000: at most 100"), (2.0, 1.0, 2, 2 ** 64, "seed=")])
+def test_sampler_numbers_are_refused_before_sampling(a_cfg, e_cfg, nfe, seed, words, parts, pipe):
+    nodes, identity, features, emotion = parts
+    with pytest.raises(ValueError, match=r"^FLOAT Sample Motion: ") as caught:
+        nodes["FloatKitSampleMotion"].execute(pipe, identity, features, emotion, a_cfg, e_cfg, 1.0, nfe, "euler", seed)
+    assert words in str(caught.value)
+
+
+@pytest.mark.parametrize("node, args, name", [
+    ("FloatKitEmotionFromLabel", ("happy", math.nan), "intensity"),
+    ("FloatKitMotionIntensity", (None, -math.inf), "intensity"),
+])
+def test_non_finite_widget_values_are_refused_naming_the_input(node, args, name, pack):
+    with pytest.raises(ValueError, match=rf"{name} is -?(nan|inf)"):
+        pack.NODE_CLASS_MAPPINGS[node].execute(*args)
+
+
+def test_library_sampling_refuses_huge_nfe_and_seed(pipe, parts):
+    _, identity, features, emotion = parts
+    for kwargs, words in (({"nfe": 10 ** 12}, "at most 100"), ({"seed": 2 ** 64}, r"2\*\*63-1"),
+                          ({"a_cfg_scale": math.nan}, "finite")):
+        with pytest.raises(ValueError, match=words):
+            pipe.pipeline.sample_motion(identity, features, emotion.probabilities, **kwargs)
+
+
+# ----------------------------------------------------------------------------- 3: IMAGE and AUDIO sizes
+
+def test_image_and_audio_inputs_have_the_library_bounds(pack, pipe, inputs, monkeypatch):
+    from comfyui_floatkit.float_models import media
+
+    nodes = pack.NODE_CLASS_MAPPINGS
+    monkeypatch.setattr(media, "MAX_IMAGE_PIXELS", 32 * 32)
+    with pytest.raises(ValueError, match=r"^FLOAT Encode Portrait: this IMAGE is 64x64 .* limit of"):
+        nodes["FloatKitEncodeImage"].execute(pipe, inputs["image"])
+    monkeypatch.setattr(media, "MAX_AUDIO_VALUES", 1000)
+    with pytest.raises(ValueError, match=r"^FLOAT Encode Speech: this AUDIO has 1920 samples x 2 channel.*limit of 1000"):
+        nodes["FloatKitEncodeAudio"].execute(pipe, inputs["audio"])
