@@ -240,6 +240,7 @@ DECODE_MEMORY_SHARE = {"cuda": 0.5, "cpu": 0.25}  # of the free memory, the rest
 # Beyond these caps batching gave no more speed. On a 2-core CPU one frame at a time was as
 # fast as batches of 2 or 4 (bench: 0.54-0.67 s/frame vs 0.62-0.67), and it keeps memory lowest.
 DECODE_MAX_BATCH = {"cuda": 32, "cpu": 1}
+UNKNOWN_FREE_HOST_MEMORY = 2 * 2 ** 30  # free RAM the platform does not report: assume a modest 2 GiB
 
 
 def auto_decode_batch_size(device: torch.device | str, input_size: int, dtype: torch.dtype = torch.float32) -> int:
@@ -253,12 +254,23 @@ def auto_decode_batch_size(device: torch.device | str, input_size: int, dtype: t
         return 4
     per_frame = DECODE_BYTES_PER_FRAME_512 * (input_size / 512) ** 2 * torch.finfo(dtype).bits / 32
     free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else available_host_memory()
+    free = UNKNOWN_FREE_HOST_MEMORY if free is None else free
     fitting = int(free * DECODE_MEMORY_SHARE[device.type] // per_frame)
     return max(1, min(DECODE_MAX_BATCH[device.type], fitting))
 
 
-def available_host_memory() -> int:
-    """Bytes of RAM available to new allocations (Linux MemAvailable; else free pages)."""
+def available_host_memory() -> int | None:
+    """Bytes of RAM available to new allocations, or None when the platform does not say.
+
+    The one place FloatKit reads free host memory (the decode batch rule and the nodes' memory
+    guard both use it): psutil when installed (it knows Windows and macOS), else Linux
+    MemAvailable from /proc/meminfo, else the free pages from os.sysconf."""
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except Exception:  # noqa: BLE001 - not installed, or no answer on this platform
+        pass
     try:
         with open("/proc/meminfo", encoding="ascii") as info:
             for line in info:
@@ -269,7 +281,7 @@ def available_host_memory() -> int:
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
-        return 2 * 2 ** 30  # unknown: assume a modest 2 GiB
+        return None
 
 
 def _window_frames(window_seconds: float | None, rate: float) -> int | None:

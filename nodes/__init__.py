@@ -16,6 +16,7 @@ from .edit_time import MotionConcat, MotionLoop, MotionSpeed, MotionTrim
 from .encode import EmotionFromLabel, EmotionFromSpeech, EncodeAudio, EncodeImage
 from .models import LoadModels
 from .sample import SampleMotion
+from .video import AnimateToVideo, RenderVideo
 
 NODE_CLASS_MAPPINGS = {
     "FloatKitLoadModels": LoadModels,
@@ -27,6 +28,8 @@ NODE_CLASS_MAPPINGS = {
     "FloatKitSampleMotion": SampleMotion,
     "FloatKitDecode": Decode,
     "FloatKitAnimate": Animate,
+    "FloatKitRenderVideo": RenderVideo,
+    "FloatKitAnimateToVideo": AnimateToVideo,
     # motion editing (FLOAT/motion)
     "FloatKitMotionIntensity": MotionIntensity,
     "FloatKitMotionDirectionGains": MotionDirectionGains,
@@ -56,6 +59,8 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "FloatKitSampleMotion": "FLOAT Sample Motion",
     "FloatKitDecode": "FLOAT Decode Motion",
     "FloatKitAnimate": "FLOAT Animate Portrait",
+    "FloatKitRenderVideo": "FLOAT Render Video",
+    "FloatKitAnimateToVideo": "FLOAT Animate to Video",
     # motion editing (FLOAT/motion)
     "FloatKitMotionIntensity": "FLOAT Motion Intensity",
     "FloatKitMotionDirectionGains": "FLOAT Motion Direction Gains",

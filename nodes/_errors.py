@@ -80,43 +80,40 @@ def _float_input_names(node_cls: type) -> tuple[str, ...]:
 # ------------------------------------------------------------------ memory for in-memory frames
 
 GB = 1e9
+STREAMING_NODES = ("FLOAT Animate to Video (in place of FLOAT Animate Portrait) or FLOAT Render Video (in place "
+                   "of FLOAT Decode Motion)")
 
 
 def available_memory() -> int | None:
-    """Bytes of RAM available for new data (psutil if importable, else /proc/meminfo), or None if unknown."""
-    try:
-        import psutil
+    """Bytes of RAM available for new data, or None if unknown (the library's one reading)."""
+    from ..float_models.pipeline import available_host_memory
 
-        return int(psutil.virtual_memory().available)
-    except Exception:
-        pass
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
+    return available_host_memory()
 
 
-def frames_bytes(frames: int, size: int) -> int:
-    """Memory of an IMAGE output of `frames` float32 RGB frames of size x size (3 MiB each at 512)."""
-    return int(frames) * size * size * 3 * 4
+def frames_bytes(frames: int, size: int, height: int | None = None) -> int:
+    """Memory of an IMAGE output of `frames` float32 RGB frames of size x size (3 MiB each at 512),
+    or size x height (width x height) when height is given."""
+    return int(frames) * size * (size if height is None else height) * 3 * 4
 
 
-def check_frames_fit(frames: int, size: int, available: int | None = None) -> None:
+def check_frames_fit(frames: int, size: int, available: int | None = None, fps: float | None = None,
+                     height: int | None = None, advice: str | None = None) -> None:
     """Refuse, before any sampling, an IMAGE output that cannot fit in RAM (an hour of speech at
     25 fps and 512 px is ~283 GB). Only what surely cannot fit is refused (the frames alone exceed the
-    available memory), so borderline runs are not stopped by an estimate."""
+    available memory), so borderline runs are not stopped by an estimate. fps: the motion's frame
+    rate (for the length in minutes); advice: what to do instead (default: the streaming nodes)."""
     available = available_memory() if available is None else available
-    need = frames_bytes(frames, size)
+    need = frames_bytes(frames, size, height)
     if available is None or need <= available:
         return
-    seconds = frames / 25.0
+    length = f" ({frames / fps / 60:.1f} min at {fps:g} fps)" if fps else ""
+    advice = advice or (f"Render to a video file instead: {STREAMING_NODES} are streaming nodes that write each "
+                        f"batch of frames into an MP4 as it is made, so memory stays flat at any length. Or keep "
+                        f"the IMAGE output and render the motion in parts (FLOAT Motion Trim, then FLOAT Decode "
+                        f"Motion per part)")
     raise MemoryError(
-        f"the {frames} frames ({seconds / 60:.1f} min at 25 fps) of {size}x{size} would need about "
-        f"{need / GB:.1f} GB of memory as an IMAGE output ({frames_bytes(1, size) / 2**20:.0f} MiB per frame), "
-        f"but only about {available / GB:.1f} GB is available. Use shorter audio (split the speech into parts "
-        f"of a few minutes and animate each), or keep the motion and render it in parts (FLOAT Motion Trim, "
-        f"then FLOAT Decode Motion per part), or a streaming video output that writes frames as they are made.")
+        f"the {frames} frames{length} of {size}x{size if height is None else height} would need about "
+        f"{need / GB:.1f} GB of memory as an IMAGE output ({frames_bytes(1, size, height) / 2**20:.0f} MiB per "
+        f"frame), but only about {available / GB:.1f} GB is available. Use shorter audio (split the speech), or: "
+        f"{advice}.")

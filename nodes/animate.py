@@ -15,16 +15,25 @@ def animate(pipe, image, audio, emotion: str = encode.FROM_SPEECH, face_crop: bo
             solver: str = "euler", seed: int = 15, emotion_override=None):
     """-> (IMAGE frames, AUDIO cut to the frames, fps)."""
     check_output_fits(pipe, audio, clips=len(image))
-    portraits, _ = crop.crop_of(image, crop.FACE if face_crop else crop.NO_CROP)
+    identity, motion = motion_for(pipe, image, audio, emotion, face_crop, a_cfg_scale, e_cfg_scale, r_cfg_scale,
+                                  nfe, solver, seed, emotion_override)
+    frames = decode.frames_of(pipe, identity, motion)
+    clips = motion.latents.shape[0]
+    return frames, convert.audio_for_frames(audio, motion.num_frames, motion.fps, clips), float(motion.fps)
+
+
+def motion_for(pipe, image, audio, emotion: str = encode.FROM_SPEECH, face_crop: bool = True,
+               a_cfg_scale: float = 2.0, e_cfg_scale: float = 1.0, r_cfg_scale: float = 1.0, nfe: int = 10,
+               solver: str = "euler", seed: int = 15, emotion_override=None, crop_box: bool = False):
+    """The steps before decoding -> (identity, motion), or (identity, motion, crop boxes) with crop_box."""
+    portraits, boxes = crop.crop_of(image, crop.FACE if face_crop else crop.NO_CROP)
     identity = encode.identity_of(pipe, portraits)
     features = encode.audio_features_of(pipe, audio)
     condition = emotion_override or (encode.emotion_of_speech(pipe, audio) if encode.is_from_speech(emotion)
                                      else encode.emotion_of_label(emotion))
     motion = sample.motion_of(pipe, identity, features, condition, a_cfg_scale, e_cfg_scale, r_cfg_scale,
                               nfe, solver, seed)
-    frames = decode.frames_of(pipe, identity, motion)
-    clips = motion.latents.shape[0]
-    return frames, convert.audio_for_frames(audio, motion.num_frames, motion.fps, clips), float(motion.fps)
+    return (identity, motion, boxes) if crop_box else (identity, motion)
 
 
 def check_output_fits(pipe, audio, clips: int = 1) -> None:
@@ -33,7 +42,7 @@ def check_output_fits(pipe, audio, clips: int = 1) -> None:
     waveform, rate = convert.audio_parts(audio)
     config = pipe.pipeline.config
     frames = math.ceil(waveform.shape[-1] * config.fps / rate) * max(waveform.shape[0], clips)
-    _errors.check_frames_fit(frames, config.input_size)
+    _errors.check_frames_fit(frames, config.input_size, fps=config.fps)
 
 
 class Animate(io.ComfyNode):

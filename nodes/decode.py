@@ -12,7 +12,8 @@ from . import _comfy, _errors, convert, sockets
 def frames_of(pipe, identity: Identity, motion: Motion, batch_size: int = 0):
     """-> IMAGE [clips * T, H, W, 3] in [0, 1] on the CPU."""
     latents = motion.latents
-    _errors.check_frames_fit(latents.shape[0] * latents.shape[1], pipe.pipeline.config.input_size)
+    clips = max(identity.batch_size, latents.shape[0])  # one portrait shared by many clips, or the reverse
+    _errors.check_frames_fit(clips * latents.shape[1], pipe.pipeline.config.input_size, fps=motion.fps)
     frames = pipe.ready("float").decode(identity, motion, batch_size=batch_size or None,
                                         callback=_comfy.progress(), output_device="cpu")
     return convert.frames_to_image(frames)

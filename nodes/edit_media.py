@@ -10,7 +10,7 @@ from ..float_models import Emotion
 from ..float_models.edit.emotion_schedule import emotion_vector, schedule_from_text
 from ..float_models.edit.paste_back import paste_back
 from ..float_models.edit.silence import rest_on_silence
-from . import _comfy, convert, sockets
+from . import _comfy, _errors, convert, sockets
 
 CATEGORY = sockets.EDIT_CATEGORY
 SCHEDULE_EXAMPLE = "0-2: neutral\n2-4: happy\n4-: surprise 0.8"
@@ -89,6 +89,11 @@ class RestOnSilence(io.ComfyNode):
                                              strength))
 
 
+PASTE_STREAMING = ("paste back on the streaming path: connect original and crop_box to FLOAT Render Video (in place "
+                   "of FLOAT Decode Motion and this node), which pastes and writes each batch of frames into an MP4 "
+                   "as it is made, so memory stays flat at any length")
+
+
 def paste_frames(images, original, crop_box, feather: int = 16):
     """IMAGE of animated crops (clips back to back) + the photo(s) + CropBox per clip -> IMAGE in full size."""
     boxes = tuple(crop_box) if isinstance(crop_box, (tuple, list)) else (crop_box,)
@@ -100,6 +105,7 @@ def paste_frames(images, original, crop_box, feather: int = 16):
     if original.shape[0] not in (1, len(boxes)):
         raise ValueError(f"give the photo that was cropped: {original.shape[0]} pictures for {len(boxes)} crop boxes")
     per_clip = images.shape[0] // len(boxes)
+    _errors.check_frames_fit(images.shape[0], original.shape[2], height=original.shape[1], advice=PASTE_STREAMING)
     step = _comfy.progress()
     pieces = []
     for index, box in enumerate(boxes):

@@ -97,6 +97,25 @@ def pipeline() -> dict:
     return build("floatkit_pipeline", nodes, wires)
 
 
+LONG_SPEECH_NOTE = note(
+    "FloatKit long speech: minutes of speech (even an hour) in one node, with memory that does not grow with "
+    "the length. FLOAT Animate to Video does what Animate Portrait does, but writes the frames straight into an "
+    "MP4 (with the speech) a few at a time instead of keeping every frame in memory as an IMAGE batch (about "
+    "3 MiB per frame: 44 GB for 10 minutes). Save Video keeps the result in ComfyUI/output/video/. For the "
+    "separate nodes use FLOAT Render Video in place of Decode Motion + Create Video. paste_back puts the face "
+    "back into the whole photo; crf sets the quality (18 near-lossless).", INPUTS, MODELS, LICENCE)
+
+
+def long_speech() -> dict:
+    nodes = [LONG_SPEECH_NOTE, *sources(),
+             Node(10, "FloatKitAnimateToVideo", {"emotion": "from speech", "face_crop": True, "paste_back": False,
+                                                 **SAMPLER, "crf": 18, "batch_size": 0}),
+             Node(21, "SaveVideo", {"filename_prefix": "video/FloatKit", "format": "mp4", "codec": "h264"},
+                  group="output", column=2)]
+    wires = [(4, 0, 10, "pipe"), (2, 0, 10, "image"), (3, 0, 10, "audio"), (10, 0, 21, "video")]
+    return build("floatkit_long_speech", nodes, wires)
+
+
 def basic_api() -> dict:
     """The basic graph as an API prompt (File -> Export (API)): widget values by name, links as [id, slot]."""
     return {
@@ -115,7 +134,7 @@ def basic_api() -> dict:
 
 
 WORKFLOWS = {"floatkit_basic.json": basic, "floatkit_emotion_redirect.json": emotion_redirect,
-             "floatkit_pipeline.json": pipeline}
+             "floatkit_pipeline.json": pipeline, "floatkit_long_speech.json": long_speech}
 
 if __name__ == "__main__":
     for name, make in WORKFLOWS.items():

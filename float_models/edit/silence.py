@@ -66,15 +66,32 @@ def rest_weights(silent: torch.Tensor, fade: int) -> torch.Tensor:
     """(B, T) bool -> (B, T) weights: 0 on voiced frames, min(1, d / (fade + 1)) on silent frames,
     d = distance in frames to the nearest voiced frame (no voiced frame at all: weight 1)."""
     weights = torch.zeros(silent.shape)
-    frames = silent.shape[1]
     for b in range(silent.shape[0]):
-        voiced = torch.nonzero(~silent[b]).flatten()
-        if voiced.numel() == 0:
+        distance = voiced_distance(silent[b])
+        if distance is None:
             weights[b] = 1.0
             continue
-        distance = (torch.arange(frames)[:, None] - voiced[None]).abs().min(dim=1).values
         weights[b] = (distance.float() / (fade + 1)).clamp(max=1.0)
     return weights
+
+
+def voiced_distance(silent: torch.Tensor) -> torch.Tensor | None:
+    """(T,) bool -> (T,) frames to the nearest voiced (False) frame, or None if every frame is silent.
+
+    O(T) time and memory (a frames x voiced-frames table would be ~1.4 GB at 10 min): the index of
+    the last voiced frame at or before t is a running maximum, the next one at or after t a running
+    minimum from the end; the distance is the nearer of the two."""
+    frames = silent.shape[0]
+    steps = torch.arange(frames)
+    voiced = ~silent
+    if not bool(voiced.any()):
+        return None
+    before = torch.where(voiced, steps, torch.full_like(steps, -1)).cummax(dim=0).values
+    after = torch.where(voiced, steps, torch.full_like(steps, frames)).flip(0).cummin(dim=0).values.flip(0)
+    far = 2 * frames  # no voiced frame on that side
+    to_before = torch.where(before >= 0, steps - before, torch.full_like(steps, far))
+    to_after = torch.where(after < frames, after - steps, torch.full_like(steps, far))
+    return torch.minimum(to_before, to_after)
 
 
 def ease_to_reference(motion: Motion, weights: torch.Tensor) -> Motion:

@@ -2,11 +2,13 @@
 
 Mimics ``comfy_api/latest/_util/video_types.py`` and ``_input_impl/video_types.py`` (0.3.64; the newest
 adds ``alpha``/``bit_depth``/``color_space`` and AV1/WebM, not modelled).  ``VideoFromFile`` decodes with
-PyAV lazily; its ``save_to`` (re-mux) and ``VideoFromComponents`` (the encoder) are not provided.
+PyAV lazily; its ``save_to`` re-muxes (stream copy) as ComfyUI does for an MP4/H.264 source, the
+re-encoding branch and ``VideoFromComponents`` (the encoder) are not provided.
 """
 from __future__ import annotations
 
 import io
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from enum import Enum
@@ -101,4 +103,23 @@ class VideoFromFile(VideoInput):
 
     def save_to(self, path: str | io.BytesIO, format: VideoContainer = VideoContainer.AUTO,
                 codec: VideoCodec = VideoCodec.AUTO, metadata: dict[str, Any] | None = None) -> None:
-        raise NotImplementedError("VideoFromFile.save_to (a re-mux in ComfyUI) is not provided by the stand-in")
+        """Re-mux without re-encoding, as ComfyUI does when the container and codec allow it: every
+        stream is copied packet by packet, the source's metadata kept and ``metadata`` laid over it
+        (non-strings as JSON). ComfyUI re-encodes in the other cases; the stand-in does not."""
+        with av.open(self.get_stream_source(), mode="r") as source:
+            codecs = {s.codec_context.name for s in source.streams.video}
+            if VideoContainer(format) not in (VideoContainer.AUTO, VideoContainer.MP4) or \
+                    VideoCodec(codec) not in (VideoCodec.AUTO, VideoCodec.H264) or not codecs <= {"h264"}:
+                raise NotImplementedError("re-encoding in VideoFromFile.save_to is not provided by the stand-in")
+            options = {"movflags": "use_metadata_tags" + ("" if isinstance(path, io.BytesIO) else "+faststart")}
+            with av.open(path, mode="w", format="mp4", options=options) as output:
+                for key, value in source.metadata.items():
+                    output.metadata[key] = value
+                for key, value in (metadata or {}).items():
+                    output.metadata[key] = value if isinstance(value, str) else json.dumps(value)
+                streams = {s: output.add_stream_from_template(template=s) for s in source.streams
+                           if s.type in ("video", "audio")}
+                for packet in source.demux():
+                    if packet.stream in streams and packet.dts is not None:
+                        packet.stream = streams[packet.stream]
+                        output.mux(packet)
