@@ -98,12 +98,13 @@ def stream(seconds: float, decode_frames: int | None, quick: bool) -> dict:
     side, fps = pipe.config.input_size, pipe.config.fps
     identity = pipe.encode_image(torch.rand(1, 3, side, side) * 2 - 1)
     frames = math.ceil(seconds * fps)
-    motion = identity.motion.cpu()[:, None] + 0.05 * torch.randn(1, frames, identity.motion.shape[-1])
+    latents = identity.motion.cpu()[:, None] + 0.05 * torch.randn(1, frames, identity.motion.shape[-1])
+    motion = Motion(latents, fps, identity.motion.cpu())
     speech = (torch.randn(1, int(16000 * seconds)) * 0.1).numpy()
     if decode_frames is not None:
         real = pipe.decode_batches
         pipe.decode_batches = lambda ident, lat, size: _repeat_after(real(ident, lat, size), decode_frames,
-                                                                     lat.shape[1])
+                                                                     lat.num_frames)
     with tempfile.TemporaryDirectory() as folder:
         if cuda:
             torch.cuda.reset_peak_memory_stats()

@@ -9,6 +9,8 @@ import inspect
 import math
 from typing import Callable
 
+from ..float_models import pipeline
+
 _PASS_THROUGH = ("InterruptProcessingException",)  # Cancel is not an error; ComfyUI handles it by type
 
 
@@ -86,9 +88,7 @@ STREAMING_NODES = ("FLOAT Animate to Video (in place of FLOAT Animate Portrait) 
 
 def available_memory() -> int | None:
     """Bytes of RAM available for new data, or None if unknown (the library's one reading)."""
-    from ..float_models.pipeline import available_host_memory
-
-    return available_host_memory()
+    return pipeline.available_host_memory()  # looked up at call time, so a test can stand in for it
 
 
 def frames_bytes(frames: int, size: int, height: int | None = None) -> int:
