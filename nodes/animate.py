@@ -10,6 +10,25 @@ from comfy_api.latest import io
 from . import _errors, convert, crop, decode, encode, sample, sockets
 
 
+def portrait_and_speech_inputs(image_tip: str, audio_tip: str) -> list:
+    """image, audio, emotion, face_crop: the all-in-one nodes' first inputs (Animate Portrait and
+    Animate to Video keep the same names, defaults and order)."""
+    return [
+        io.Image.Input("image", tooltip=image_tip),
+        io.Audio.Input("audio", tooltip=audio_tip),
+        io.Combo.Input("emotion", options=[encode.FROM_SPEECH, *sockets.EMOTION_LABELS], default=encode.FROM_SPEECH,
+                       tooltip="'from speech' recognises it (needs the emotion encoder); a label redirects it."),
+        io.Boolean.Input("face_crop", default=True,
+                         tooltip="Find and crop the face first; turn off for ready 512x512 portraits."),
+    ]
+
+
+def emotion_override_in() -> io.Input:
+    return sockets.Emotion.Input("emotion_override", optional=True,
+                                 tooltip="Optional: an emotion from the emotion nodes (e.g. a label with an "
+                                         "intensity); replaces the emotion choice.")
+
+
 def animate(pipe, image, audio, emotion: str = encode.FROM_SPEECH, face_crop: bool = True,
             a_cfg_scale: float = 2.0, e_cfg_scale: float = 1.0, r_cfg_scale: float = 1.0, nfe: int = 10,
             solver: str = "euler", seed: int = 15, emotion_override=None):
@@ -53,19 +72,9 @@ class Animate(io.ComfyNode):
             "Makes the portrait speak: crops the face, encodes portrait and speech, samples the motion and decodes "
             "the frames. Connect images, audio and fps to Create Video (then Save Video) or to Video Combine. The "
             "separate FLOAT nodes do the same steps one by one.",
-            inputs=[sockets.pipe_in(),
-                    io.Image.Input("image", tooltip="A photo with a face (or several, one clip each)."),
-                    io.Audio.Input("audio", tooltip="The speech to lip-sync (any sample rate)."),
-                    io.Combo.Input("emotion", options=[encode.FROM_SPEECH, *sockets.EMOTION_LABELS],
-                                   default=encode.FROM_SPEECH,
-                                   tooltip="'from speech' recognises it (needs the emotion encoder); a label "
-                                           "redirects it."),
-                    io.Boolean.Input("face_crop", default=True,
-                                     tooltip="Find and crop the face first; turn off for ready 512x512 portraits."),
-                    *sockets.guidance_inputs(),
-                    sockets.Emotion.Input("emotion_override", optional=True,
-                                          tooltip="Optional: an emotion from the emotion nodes (e.g. a label with "
-                                                  "an intensity); replaces the emotion choice.")],
+            inputs=[sockets.pipe_in(), *portrait_and_speech_inputs("A photo with a face (or several, one clip each).",
+                                                                   "The speech to lip-sync (any sample rate)."),
+                    *sockets.guidance_inputs(), emotion_override_in()],
             outputs=[sockets.output(io.Image, "images", "The talking frames, values in [0, 1]."),
                      sockets.output(io.Audio, "trimmed_audio", "The speech cut to the length of the frames.",
                                     display_name="audio"),

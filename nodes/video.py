@@ -11,7 +11,7 @@ import uuid
 from comfy_api.latest import InputImpl, io, ui
 
 from ..float_models.app.render import PasteInto, render_video
-from . import _comfy, animate, convert, encode, sockets
+from . import _comfy, animate, convert, sockets
 
 DEFAULT_CRF = 18  # float_models.app.video.DEFAULT_CRF: visually near-lossless H.264
 PREFIX = "floatkit_render"
@@ -30,9 +30,8 @@ def _batch_input():
 
 
 def _video_output():
-    return io.Video.Output("video", display_name="video",
-                           tooltip="The talking video (H.264 MP4 with the speech), written to ComfyUI's temp folder; "
-                                   "connect Save Video to keep it.")
+    return sockets.output(io.Video, "video", "The talking video (H.264 MP4 with the speech), written to ComfyUI's "
+                                             "temp folder; connect Save Video to keep it.")
 
 
 def temp_video_path() -> str:
@@ -80,14 +79,13 @@ def _output(video, name: str) -> io.NodeOutput:
 class RenderVideo(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="FloatKitRenderVideo", display_name="FLOAT Render Video", category=sockets.CATEGORY,
-            description="Decodes the motion straight into a video file, a few frames at a time, with the speech: "
-                        "memory stays flat however long the clip (minutes or an hour). Use it instead of FLOAT "
-                        "Decode Motion + Create Video for long speech; connect Save Video to keep the result.",
-            inputs=[sockets.Pipe.Input("pipe", tooltip="From Load FLOAT Models."),
-                    sockets.Identity.Input("identity", tooltip="From FLOAT Encode Portrait: whose face moves."),
-                    sockets.Motion.Input("motion", tooltip="From FLOAT Sample Motion (or a motion edit)."),
+        return sockets.schema(
+            "FloatKitRenderVideo", "FLOAT Render Video",
+            "Decodes the motion straight into a video file, a few frames at a time, with the speech: memory stays "
+            "flat however long the clip (minutes or an hour). Use it instead of FLOAT Decode Motion + Create Video "
+            "for long speech; connect Save Video to keep the result.",
+            inputs=[sockets.pipe_in(), sockets.identity_in("From FLOAT Encode Portrait: whose face moves."),
+                    sockets.motion_in(),
                     io.Audio.Input("audio", optional=True,
                                    tooltip="The speech, muxed into the video and cut to the frames (optional)."),
                     _crf_input(), _batch_input(),
@@ -112,28 +110,18 @@ class RenderVideo(io.ComfyNode):
 class AnimateToVideo(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="FloatKitAnimateToVideo", display_name="FLOAT Animate to Video", category=sockets.CATEGORY,
-            description="FLOAT Animate Portrait for long speech: the same steps, but the frames go straight into a "
-                        "video file with the speech, a few at a time, so memory stays flat at any length. Connect "
-                        "Save Video to keep it.",
-            inputs=[sockets.Pipe.Input("pipe", tooltip="From Load FLOAT Models."),
-                    io.Image.Input("image", tooltip="A photo with a face (or several, one clip each, played one "
-                                                    "after another)."),
-                    io.Audio.Input("audio", tooltip="The speech to lip-sync (any sample rate); muxed into the video."),
-                    io.Combo.Input("emotion", options=[encode.FROM_SPEECH, *sockets.EMOTION_LABELS],
-                                   default=encode.FROM_SPEECH,
-                                   tooltip="'from speech' recognises it (needs the emotion encoder); a label "
-                                           "redirects it."),
-                    io.Boolean.Input("face_crop", default=True,
-                                     tooltip="Find and crop the face first; turn off for ready 512x512 portraits."),
+        return sockets.schema(
+            "FloatKitAnimateToVideo", "FLOAT Animate to Video",
+            "FLOAT Animate Portrait for long speech: the same steps, but the frames go straight into a video file "
+            "with the speech, a few at a time, so memory stays flat at any length. Connect Save Video to keep it.",
+            inputs=[sockets.pipe_in(),
+                    *animate.portrait_and_speech_inputs(
+                        "A photo with a face (or several, one clip each, played one after another).",
+                        "The speech to lip-sync (any sample rate); muxed into the video."),
                     io.Boolean.Input("paste_back", default=False,
                                      tooltip="With face_crop: put the animated face back into the whole photo "
                                              "(full-size video) instead of the square portrait."),
-                    *sockets.guidance_inputs(), _crf_input(), _batch_input(),
-                    sockets.Emotion.Input("emotion_override", optional=True,
-                                          tooltip="Optional: an emotion from the emotion nodes; replaces the "
-                                                  "emotion choice.")],
+                    *sockets.guidance_inputs(), _crf_input(), _batch_input(), animate.emotion_override_in()],
             outputs=[_video_output()],
         )
 
