@@ -5,9 +5,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 
+@pytest.mark.integration  # the benchmark's smoke run, like the other memory-bench rows
 def test_memory_quick_stream_rows(capsys):
     import memory
 

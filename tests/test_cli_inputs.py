@@ -270,6 +270,7 @@ sys.exit(cli.main(sys.argv[1:]))
 """
 
 
+@pytest.mark.integration  # a real render in a subprocess per signal: ~7 s each
 @pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
 def test_a_render_stopped_by_a_signal_leaves_no_file(signame, models, short_speech, tmp_path):
     out = tmp_path / "talk.mp4"

@@ -291,6 +291,7 @@ def _peaks(home: Path, seconds: float, image_path: bool = False) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.integration  # two subprocesses that render 4 s and 60 s of speech: ~15 s
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="resets the peak RSS the Linux way")
 def test_peak_memory_does_not_grow_with_the_length(models_home):
     """Peak RSS (VmHWM, reset after loading and a warm-up render; a fresh process for each length) of Render Video on 4 s and 60 s of speech
