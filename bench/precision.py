@@ -56,7 +56,8 @@ def astronaut(size: int) -> torch.Tensor:
 
 
 def gentle_flow(size: int) -> torch.Tensor:
-    """The raw flow of tests/test_precision.py: a 1-5 px shift and a 0.5 degree rotation."""
+    """Raw flow (1, 2, S, S) whose tanh moves pixels by a 1-5 px shift and a 0.5 degree rotation
+    (the scene of tests/test_precision.py too)."""
     pixels = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
     y, x = torch.meshgrid(pixels, pixels, indexing="ij")
     angle = math.radians(0.5)

@@ -6,11 +6,9 @@ from __future__ import annotations
 import copy
 import importlib
 import logging
-import math
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -23,6 +21,9 @@ from float_models.nets.motion_decoder import MotionBasis, flow_grid, warp
 from float_models.nets.stylegan2_layers import ModulatedConv2d, use_weight_modulation
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+# The astronaut scene and its PSNR are the README table's (bench/precision.py): one definition for both.
+from precision import astronaut, gentle_flow, psnr  # noqa: E402
 REDUCED = [torch.bfloat16, torch.float16]
 
 
@@ -61,36 +62,13 @@ def test_every_grid_sample_runs_in_float32(autoencoder, dtype, reference):
     assert frames.dtype == dtype and torch.isfinite(frames).all()  # the CPU's half grid_sample gives NaN
 
 
-def astronaut() -> torch.Tensor:
-    """examples/portrait.png (the scikit-image astronaut, cropped to 512x512) as (1, 3, S, S) in [0, 1]."""
-    import cv2
-
-    image = cv2.imread(str(ROOT / "examples" / "portrait.png"), cv2.IMREAD_COLOR)[:, :, ::-1]
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255
-
-
-def gentle_flow(size: int) -> torch.Tensor:
-    """Raw flow (1, 2, S, S) whose tanh moves pixels by a 1-5 px shift and a 0.5 degree rotation."""
-    pixels = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
-    y, x = torch.meshgrid(pixels, pixels, indexing="ij")
-    angle = math.radians(0.5)
-    dx = 1.5 + 2.0 * (y / size) + x * (math.cos(angle) - 1) - y * math.sin(angle)
-    dy = 2.5 + x * math.sin(angle) + y * (math.cos(angle) - 1)
-    offsets = torch.stack([dx, dy]) * 2 / size  # pixels -> grid units ([-1, 1] spans the side)
-    return torch.atanh(offsets)[None].float()
-
-
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    return 10 * math.log10(1.0 / (a.double() - b.double()).square().mean().item())
-
-
 def warp_at(image: torch.Tensor, flow: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """The library's warp as the decoder runs it at `dtype`: inputs and result in that dtype."""
     return warp(image.to(dtype), flow_grid(flow.to(dtype))).to(dtype).float()
 
 
 def test_astronaut_warp_keeps_50_db_at_every_precision():
-    image, flow = astronaut(), gentle_flow(512)
+    image, flow = astronaut(512), gentle_flow(512)
     wanted = warp_at(image, flow, torch.float32)
     moved = (wanted - image).abs().mean().item()
     assert moved > 0.01  # the flow does move the picture
