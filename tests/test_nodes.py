@@ -60,12 +60,17 @@ def pack(models_home):
     return import_pack()
 
 
-@pytest.fixture(scope="module")
-def inputs() -> dict:
+def node_inputs(samples: int) -> dict:
+    """The golden portrait as an IMAGE and the first `samples` of its speech as a stereo AUDIO."""
     golden = expected()
     image = ((golden["in.image"] + 1) / 2).permute(0, 2, 3, 1).contiguous()  # IMAGE [1, 64, 64, 3]
-    waveform = golden["in.waveform_16k"][:, None, :SAMPLES].repeat(1, 2, 1)  # stereo AUDIO [1, 2, N]
+    waveform = golden["in.waveform_16k"][:, None, :samples].repeat(1, 2, 1)  # stereo AUDIO [1, 2, N]
     return {"image": image, "audio": {"waveform": waveform, "sample_rate": 16000}}
+
+
+@pytest.fixture(scope="module")
+def inputs() -> dict:
+    return node_inputs(SAMPLES)
 
 
 # ------------------------------------------------------------------ stand-ins for core nodes

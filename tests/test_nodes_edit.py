@@ -12,8 +12,7 @@ import pytest
 import torch
 
 import comfy_stubs
-from test_nodes import WORKFLOWS, core_nodes, import_pack, models_home  # noqa: F401 (fixture)
-from tiny_weights import expected
+from test_nodes import WORKFLOWS, core_nodes, models_home, node_inputs, pack  # noqa: F401 (fixtures)
 
 SAMPLES = 1920  # 0.12 s of the golden speech -> 3 video frames: keeps decoding cheap
 FRAMES = 3
@@ -23,18 +22,9 @@ EDIT_WORKFLOWS = ("floatkit_motion_intensity.json", "floatkit_motion_time.json",
 LOADER = ("float.pth", "wav2vec2-base-960h", "none")
 
 
-@pytest.fixture
-def pack(models_home):  # noqa: F811
-    comfy_stubs.install(models_home)
-    return import_pack()
-
-
 @pytest.fixture(scope="module")
 def inputs() -> dict:
-    golden = expected()
-    image = ((golden["in.image"] + 1) / 2).permute(0, 2, 3, 1).contiguous()
-    waveform = golden["in.waveform_16k"][:, None, :SAMPLES].repeat(1, 2, 1)
-    return {"image": image, "audio": {"waveform": waveform, "sample_rate": 16000}}
+    return node_inputs(SAMPLES)
 
 
 @pytest.fixture

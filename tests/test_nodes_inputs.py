@@ -26,26 +26,15 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-import comfy_stubs
-from test_nodes import import_pack, models_home  # noqa: F401 (fixture)
-from tiny_weights import expected
+from test_nodes import models_home, node_inputs, pack  # noqa: F401 (fixtures)
 
 LOADER = ("float.pth", "wav2vec2-base-960h", "none")
 SAMPLES = 1920  # 3 video frames
 
 
-@pytest.fixture
-def pack(models_home):  # noqa: F811
-    comfy_stubs.install(models_home)
-    return import_pack()
-
-
 @pytest.fixture(scope="module")
 def inputs() -> dict:
-    golden = expected()
-    image = ((golden["in.image"] + 1) / 2).permute(0, 2, 3, 1).contiguous()
-    waveform = golden["in.waveform_16k"][:, None, :SAMPLES].repeat(1, 2, 1)
-    return {"image": image, "audio": {"waveform": waveform, "sample_rate": 16000}}
+    return node_inputs(SAMPLES)
 
 
 @pytest.fixture

@@ -482,10 +482,7 @@ def _run(command: Callable[[argparse.Namespace], int], args: argparse.Namespace)
 
     try:
         return command(args)
-    except InputError as err:
-        _say(f"error: {err}")
-        return EXIT_INPUT
-    except (MediaError, AudioInputError) as err:
+    except (InputError, MediaError, AudioInputError) as err:
         _say(f"error: {err}")
         return EXIT_INPUT
     except ModelsMissing as err:
