@@ -31,6 +31,7 @@ from .nets.config import FloatConfig
 from .nets.emotion_encoder import EmotionEncoder
 from .media import pad_to_min_length, prepare_speech, resize_portrait
 from .nets.model import FloatModel
+from .preview import FramePreview
 from .sampling import Guidance, sample_motion
 from .transfer import overlapped_to_host
 from .types import AudioFeatures, Emotion, Identity, Motion
@@ -203,8 +204,10 @@ class FloatPipeline:
 
     @torch.inference_mode()
     def decode(self, identity: Identity, motion: Motion, batch_size: int | None = None,
-               callback: Callback | None = None, output_device: torch.device | str = "cpu") -> torch.Tensor:
-        """Motion (B, T, D latents) -> raw decoder frames (B, T, 3, S, S) in float32 (not clamped)."""
+               callback: Callback | None = None, output_device: torch.device | str = "cpu",
+               preview: FramePreview | None = None) -> torch.Tensor:
+        """Motion (B, T, D latents) -> raw decoder frames (B, T, 3, S, S) in float32 (not clamped).
+        preview: offered each batch's last frame before `callback` is called (see float_models.preview)."""
         _check_type(motion, Motion, "motion", "pipe.sample_motion(...) or a motion edit")
         clips = max(identity.batch_size, motion.latents.shape[0])
         total = motion.num_frames
@@ -217,6 +220,8 @@ class FloatPipeline:
         for b, start, frames in batches:
             out[b, start:start + frames.shape[0]] = frames.to(output_device, torch.float32)
             done += frames.shape[0]
+            if preview is not None:
+                preview.offer(out[b, start + frames.shape[0] - 1:start + frames.shape[0]], "raw")
             if callback is not None:
                 callback(done, clips * total)
         return out

@@ -23,6 +23,7 @@ import folder_paths
 from ..float_models.app.download import download_sources
 from ..float_models.devices import choose_device, choose_dtype
 from ..float_models.nets.checkpoint import SAFETENSORS_SUFFIXES
+from ..float_models.preview import FramePreview
 
 FOLDER = "float"
 CHECKPOINT_EXTENSIONS = (".pth",) + SAFETENSORS_SUFFIXES  # what the library's checkpoint loader reads
@@ -166,11 +167,29 @@ def load_models(selected: Iterable) -> None:
 def progress() -> Callable[[int, int], None]:
     """A `callback(done, total)` for the library: moves the node's progress bar and raises
     ComfyUI's interrupt when the user presses Cancel (checked at every step)."""
+    return progress_with_preview(every=None)[0]
+
+
+PREVIEW_EVERY = 1.0  # seconds between live previews; measured cost in README "Live preview"
+PREVIEW_FORMAT, PREVIEW_SIZE = "JPEG", 512  # what ComfyUI's own latent previews send
+
+
+def progress_with_preview(every: float | None = PREVIEW_EVERY) -> tuple[Callable[[int, int], None], FramePreview | None]:
+    """(callback, preview) for the library's decoding: the preview keeps the newest frame it was
+    shown (the library offers one per batch and shows one per `every` seconds, see
+    float_models.preview), and the next progress update carries it to the node in ComfyUI, as the
+    samplers' latent previews are carried. every=None: progress only."""
     mm.throw_exception_if_processing_interrupted()
     bar = comfy.utils.ProgressBar(1)
+    pending: list = []
 
     def step(done: int, total: int) -> None:
-        bar.update_absolute(done, total)
+        bar.update_absolute(done, total, preview=pending.pop() if pending else None)
         mm.throw_exception_if_processing_interrupted()
 
-    return step
+    def show(pixels: torch.Tensor) -> None:
+        from PIL import Image  # ComfyUI's own requirement; only needed once a preview is shown
+
+        pending[:] = [(PREVIEW_FORMAT, Image.fromarray(pixels.numpy()), PREVIEW_SIZE)]
+
+    return step, (None if every is None else FramePreview(show, every, max_side=PREVIEW_SIZE))

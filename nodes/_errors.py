@@ -117,3 +117,16 @@ def check_frames_fit(frames: int, size: int, available: int | None = None, fps: 
         f"{need / GB:.1f} GB of memory as an IMAGE output ({frames_bytes(1, size, height) / 2**20:.0f} MiB per "
         f"frame), but only about {available / GB:.1f} GB is available. Use shorter audio (split the speech), or: "
         f"{advice}.")
+
+
+def check_masks_fit(frames: int, width: int, height: int, available: int | None = None) -> None:
+    """Refuse, before rendering, one MASK per frame that cannot fit in RAM (float32, a third of the
+    IMAGE frames' memory)."""
+    available = available_memory() if available is None else available
+    need = int(frames) * width * height * 4
+    if available is None or need <= available:
+        return
+    raise MemoryError(
+        f"the paste-back mask, one per frame because the clips were pasted through different crop boxes, would "
+        f"need about {need / GB:.1f} GB for {frames} frames of {width}x{height}, but only about "
+        f"{available / GB:.1f} GB is available. Render the clips one at a time (one picture per run).")

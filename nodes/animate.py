@@ -31,11 +31,11 @@ def emotion_override_in() -> io.Input:
 
 def animate(pipe, image, audio, emotion: str = encode.FROM_SPEECH, face_crop: bool = True,
             a_cfg_scale: float = 2.0, e_cfg_scale: float = 1.0, r_cfg_scale: float = 1.0, nfe: int = 10,
-            solver: str = "euler", seed: int = 15, emotion_override=None):
+            solver: str = "euler", seed: int = 15, emotion_override=None, face: int = sockets.LARGEST_FACE):
     """-> (IMAGE frames, AUDIO cut to the frames, fps)."""
     check_output_fits(pipe, audio, clips=len(image))
     identity, motion = motion_for(pipe, image, audio, emotion, face_crop, a_cfg_scale, e_cfg_scale, r_cfg_scale,
-                                  nfe, solver, seed, emotion_override)
+                                  nfe, solver, seed, emotion_override, face=face)
     frames = decode.frames_of(pipe, identity, motion)
     clips = motion.latents.shape[0]
     return frames, convert.audio_for_frames(audio, motion.num_frames, motion.fps, clips), float(motion.fps)
@@ -43,9 +43,10 @@ def animate(pipe, image, audio, emotion: str = encode.FROM_SPEECH, face_crop: bo
 
 def motion_for(pipe, image, audio, emotion: str = encode.FROM_SPEECH, face_crop: bool = True,
                a_cfg_scale: float = 2.0, e_cfg_scale: float = 1.0, r_cfg_scale: float = 1.0, nfe: int = 10,
-               solver: str = "euler", seed: int = 15, emotion_override=None, crop_box: bool = False):
+               solver: str = "euler", seed: int = 15, emotion_override=None, crop_box: bool = False,
+               face: int = sockets.LARGEST_FACE):
     """The steps before decoding -> (identity, motion), or (identity, motion, crop boxes) with crop_box."""
-    portraits, boxes = crop.crop_of(image, crop.FACE if face_crop else crop.NO_CROP)
+    portraits, boxes = crop.crop_of(image, crop.FACE if face_crop else crop.NO_CROP, face=face)
     identity = encode.identity_of(pipe, portraits)
     features = encode.audio_features_of(pipe, audio)
     condition = emotion_override or (encode.emotion_of_speech(pipe, audio) if encode.is_from_speech(emotion)
@@ -74,7 +75,7 @@ class Animate(io.ComfyNode):
             "separate FLOAT nodes do the same steps one by one.",
             inputs=[sockets.pipe_in(), *portrait_and_speech_inputs("A photo with a face (or several, one clip each).",
                                                                    "The speech to lip-sync (any sample rate)."),
-                    *sockets.guidance_inputs(), emotion_override_in()],
+                    *sockets.guidance_inputs(), emotion_override_in(), sockets.face_in()],
             outputs=[sockets.output(io.Image, "images", "The talking frames, values in [0, 1]."),
                      sockets.output(io.Audio, "trimmed_audio", "The speech cut to the length of the frames.",
                                     display_name="audio"),
@@ -82,9 +83,10 @@ class Animate(io.ComfyNode):
 
     @classmethod
     def execute(cls, pipe, image, audio, emotion: str, face_crop: bool, a_cfg_scale: float, e_cfg_scale: float,
-                r_cfg_scale: float, nfe: int, solver: str, seed: int, emotion_override=None) -> io.NodeOutput:
+                r_cfg_scale: float, nfe: int, solver: str, seed: int, emotion_override=None,
+                face: int = sockets.LARGEST_FACE) -> io.NodeOutput:
         return io.NodeOutput(*animate(pipe, image, audio, emotion, face_crop, a_cfg_scale, e_cfg_scale,
-                                      r_cfg_scale, nfe, solver, seed, emotion_override))
+                                      r_cfg_scale, nfe, solver, seed, emotion_override, face))
 
 
 NODES: list[type[io.ComfyNode]] = [Animate]

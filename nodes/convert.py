@@ -109,3 +109,12 @@ def pictures_to_image(pictures: list) -> torch.Tensor:
         batch.append(torch.from_numpy(array.astype(np.float32) / scale).clamp(0, 1))
     return torch.stack(batch)
 
+
+
+def clip_masks(masks: list, frames: int) -> torch.Tensor:
+    """One (H, W) mask per clip of `frames` frames -> MASK: (1, H, W) when every clip has the same mask
+    (it holds for all frames), else one per frame (clips * frames, H, W), clips back to back."""
+    first = masks[0]
+    if all(torch.equal(mask, first) for mask in masks[1:]):
+        return first[None].contiguous()
+    return torch.cat([mask.expand(frames, -1, -1) for mask in masks])

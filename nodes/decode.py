@@ -14,8 +14,9 @@ def frames_of(pipe, identity: Identity, motion: Motion, batch_size: int = 0):
     latents = motion.latents
     clips = max(identity.batch_size, latents.shape[0])  # one portrait shared by many clips, or the reverse
     _errors.check_frames_fit(clips * latents.shape[1], pipe.pipeline.config.input_size, fps=motion.fps)
-    frames = pipe.ready("float").decode(identity, motion, batch_size=batch_size or None,
-                                        callback=_comfy.progress(), output_device="cpu")
+    callback, preview = _comfy.progress_with_preview()  # the newest frame shows on the node as it decodes
+    frames = pipe.ready("float").decode(identity, motion, batch_size=batch_size or None, callback=callback,
+                                        output_device="cpu", preview=preview)
     return convert.frames_to_image(frames)
 
 

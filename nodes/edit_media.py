@@ -8,7 +8,7 @@ from comfy_api.latest import io
 
 from ..float_models import Emotion
 from ..float_models.edit.emotion_schedule import emotion_vector, schedule_from_text
-from ..float_models.edit.paste_back import paste_back
+from ..float_models.edit.paste_back import paste_back, paste_mask
 from ..float_models.edit.silence import rest_on_silence
 from . import _comfy, _errors, convert, sockets
 
@@ -94,8 +94,9 @@ PASTE_STREAMING = ("paste back on the streaming path: connect original and crop_
                    "as it is made, so memory stays flat at any length")
 
 
-def paste_frames(images, original, crop_box, feather: int = 16):
-    """IMAGE of animated crops (clips back to back) + the photo(s) + CropBox per clip -> IMAGE in full size."""
+def paste_frames(images, original, crop_box, feather: int = 16, with_mask: bool = False):
+    """IMAGE of animated crops (clips back to back) + the photo(s) + CropBox per clip -> IMAGE in full size;
+    with_mask: (IMAGE, MASK of the feathered paste, one for all frames or one per frame where boxes differ)."""
     boxes = tuple(crop_box) if isinstance(crop_box, (tuple, list)) else (crop_box,)
     if not boxes or any(box is None for box in boxes):
         raise ValueError("no crop box: FLOAT Crop Portrait ran with 'no crop'. Choose 'face crop' there, or "
@@ -113,7 +114,8 @@ def paste_frames(images, original, crop_box, feather: int = 16):
         photo = original[min(index, original.shape[0] - 1)]
         pieces.append(paste_back(frames, photo[..., :frames.shape[-1]], box, feather,
                                  callback=lambda done, total, i=index: step(i * per_clip + done, images.shape[0])))
-    return torch.cat(pieces)
+    pasted = torch.cat(pieces)
+    return (pasted, convert.clip_masks([paste_mask(box, feather) for box in boxes], per_clip)) if with_mask else pasted
 
 
 class PasteBack(io.ComfyNode):
@@ -129,11 +131,15 @@ class PasteBack(io.ComfyNode):
                     io.Int.Input("feather", default=16, min=0, max=256,
                                  tooltip="Width in pixels of the soft blend at the crop's edges; 0 = hard edge.")],
             outputs=[sockets.output(io.Image, "pasted", "Full-size frames of the photo with the animated face.",
-                                    display_name="images")], category=CATEGORY)
+                                    display_name="images"),
+                     sockets.output(io.Mask, "mask", "The feathered mask the face was pasted through (1 = animated; "
+                                                     "one for all frames, or one per frame if the clips' boxes "
+                                                     "differ), e.g. for Image Composite Masked.")],
+            category=CATEGORY)
 
     @classmethod
     def execute(cls, images, original, crop_box, feather: int) -> io.NodeOutput:
-        return io.NodeOutput(paste_frames(images, original, crop_box, feather))
+        return io.NodeOutput(*paste_frames(images, original, crop_box, feather, with_mask=True))
 
 
 NODES: list[type[io.ComfyNode]] = [EmotionSchedule, RestOnSilence, PasteBack]

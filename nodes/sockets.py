@@ -101,3 +101,14 @@ def guidance_inputs() -> list:
         io.Int.Input("seed", default=15, min=0, max=2 ** 63 - 1, control_after_generate=True,
                      tooltip="Noise seed (CPU generator, so a seed gives the same motion on every device)."),
     ]
+
+
+LARGEST_FACE = -1  # the `face` input's "largest face" value
+
+
+def face_in() -> io.Input:
+    """Which face to crop, shared by Crop Portrait and the Animate nodes. Optional, so prompts saved
+    before it existed still run (as they did: the largest face)."""
+    return io.Int.Input("face", default=LARGEST_FACE, min=LARGEST_FACE, max=99, optional=True,
+                        tooltip="Which face to animate when the photo has several: -1 = the largest; 0, 1, 2 ... = "
+                                "counting faces from the left (FLOAT Crop Portrait shows them numbered).")

@@ -8,10 +8,11 @@ from __future__ import annotations
 import os
 import uuid
 
+import torch
 from comfy_api.latest import InputImpl, io, ui
 
 from ..float_models.app.render import PasteInto, render_video
-from . import _comfy, animate, convert, sockets
+from . import _comfy, _errors, animate, convert, sockets
 
 DEFAULT_CRF = 18  # float_models.app.video.DEFAULT_CRF: visually near-lossless H.264
 PREFIX = "floatkit_render"
@@ -59,6 +60,19 @@ def paste_of(original=None, crop_box=None, feather: int = 16):
     return PasteInto(tuple(original.float()), boxes, int(feather))
 
 
+def mask_of(pipe, identity, motion, paste=None):
+    """The MASK Render Video hands on: the feathered paste-back mask, one for all frames or one per
+    frame where clips were pasted through different boxes; without paste-back the whole square frame."""
+    if paste is None:
+        side = pipe.pipeline.config.input_size
+        return torch.ones(1, side, side)
+    clips = max(identity.batch_size, motion.latents.shape[0])
+    masks = [paste.mask(clip) for clip in range(clips)]
+    if any(not torch.equal(mask, masks[0]) for mask in masks[1:]):  # checked before the render, not after
+        _errors.check_masks_fit(clips * motion.num_frames, *paste.size)
+    return convert.clip_masks(masks, motion.num_frames)
+
+
 def render(pipe, identity, motion, audio=None, crf: int = DEFAULT_CRF, batch_size: int = 0, paste=None):
     """-> (VIDEO backed by a new MP4 in the temp folder, its file name)."""
     clips = max(identity.batch_size, motion.latents.shape[0])
@@ -67,13 +81,14 @@ def render(pipe, identity, motion, audio=None, crf: int = DEFAULT_CRF, batch_siz
         joined = convert.audio_for_frames(audio, motion.num_frames, motion.fps, clips)
         sound = (joined["waveform"][0], joined["sample_rate"])
     path = temp_video_path()
+    callback, preview = _comfy.progress_with_preview()  # the newest frame shows on the node as it renders
     render_video(pipe.ready("float"), identity, motion, path, motion.fps, audio=sound, crf=crf,
-                 batch_size=batch_size or None, callback=_comfy.progress(), paste=paste)
+                 batch_size=batch_size or None, callback=callback, paste=paste, preview=preview)
     return InputImpl.VideoFromFile(path), os.path.basename(path)
 
 
-def _output(video, name: str) -> io.NodeOutput:
-    return io.NodeOutput(video, ui=ui.PreviewVideo([ui.SavedResult(name, "", io.FolderType.temp)]))
+def _output(video, name: str, *more) -> io.NodeOutput:
+    return io.NodeOutput(video, *more, ui=ui.PreviewVideo([ui.SavedResult(name, "", io.FolderType.temp)]))
 
 
 class RenderVideo(io.ComfyNode):
@@ -97,14 +112,18 @@ class RenderVideo(io.ComfyNode):
                                                   "original."),
                     io.Int.Input("feather", default=16, min=0, max=256,
                                  tooltip="Paste-back only: width in pixels of the soft blend at the crop's edges.")],
-            outputs=[_video_output()],
+            outputs=[_video_output(),
+                     sockets.output(io.Mask, "mask", "With paste-back: the feathered mask the face was pasted "
+                                                     "through (1 = animated), one for all frames (one per frame if "
+                                                     "clips differ); else the whole frame.")],
         )
 
     @classmethod
     def execute(cls, pipe, identity, motion, crf: int, batch_size: int, feather: int = 16, audio=None,
                 original=None, crop_box=None) -> io.NodeOutput:
         paste = paste_of(original, crop_box, feather)
-        return _output(*render(pipe, identity, motion, audio, crf, batch_size, paste))
+        mask = mask_of(pipe, identity, motion, paste)
+        return _output(*render(pipe, identity, motion, audio, crf, batch_size, paste), mask)
 
 
 class AnimateToVideo(io.ComfyNode):
@@ -121,20 +140,21 @@ class AnimateToVideo(io.ComfyNode):
                     io.Boolean.Input("paste_back", default=False,
                                      tooltip="With face_crop: put the animated face back into the whole photo "
                                              "(full-size video) instead of the square portrait."),
-                    *sockets.guidance_inputs(), _crf_input(), _batch_input(), animate.emotion_override_in()],
+                    *sockets.guidance_inputs(), _crf_input(), _batch_input(), animate.emotion_override_in(),
+                    sockets.face_in()],
             outputs=[_video_output()],
         )
 
     @classmethod
     def execute(cls, pipe, image, audio, emotion: str, face_crop: bool, paste_back: bool, a_cfg_scale: float,
                 e_cfg_scale: float, r_cfg_scale: float, nfe: int, solver: str, seed: int, crf: int,
-                batch_size: int, emotion_override=None) -> io.NodeOutput:
+                batch_size: int, emotion_override=None, face: int = sockets.LARGEST_FACE) -> io.NodeOutput:
         if paste_back and not face_crop:
             raise ValueError("paste_back needs face_crop on (without a crop there is nothing to paste back); "
                              "turn face_crop on or paste_back off")
         identity, motion, boxes = animate.motion_for(pipe, image, audio, emotion, face_crop, a_cfg_scale,
                                                      e_cfg_scale, r_cfg_scale, nfe, solver, seed, emotion_override,
-                                                     crop_box=True)
+                                                     crop_box=True, face=face)
         paste = paste_of(image, boxes) if paste_back else None
         return _output(*render(pipe, identity, motion, audio, crf, batch_size, paste))
 

@@ -388,5 +388,6 @@ def test_crop_without_a_face_suggests_no_crop_and_no_crop_passes_through(pack, i
     noise = torch.rand(1, 240, 200, 3, generator=torch.Generator().manual_seed(0))
     with pytest.raises(ValueError, match="choose 'no crop'"):
         crop.execute(noise, "face crop", 1.6, 512)
-    portrait, boxes = crop.execute(inputs["image"], "no crop", 1.6, 512)
+    portrait, boxes, mask = crop.execute(inputs["image"], "no crop", 1.6, 512)
     assert portrait is inputs["image"] and boxes == (None,)
+    assert mask.shape == inputs["image"].shape[:3] and bool((mask == 1).all())  # the whole picture is the portrait

@@ -92,7 +92,7 @@ def test_several_faces_use_the_largest_and_say_so(pack, detector, caplog):
     detector((10, 10, 40, 40), (200, 100, 320, 220))  # the second is larger
     picture = torch.rand(1, 360, 480, 3, generator=torch.Generator().manual_seed(3))
     with caplog.at_level(logging.WARNING):
-        crops, boxes = nodes(pack)["FloatKitCropPortrait"].execute(picture, "face crop", 1.6, 64)
+        crops, boxes, _ = nodes(pack)["FloatKitCropPortrait"].execute(picture, "face crop", 1.6, 64)
     assert crops.shape == (1, 64, 64, 3)
     assert boxes[0].left > 100  # around the large face (x 200-320), not the small one (x 10-40)
     assert "2 faces found; used the largest" in caplog.text and "face_index" not in caplog.text
@@ -101,7 +101,7 @@ def test_several_faces_use_the_largest_and_say_so(pack, detector, caplog):
 def test_face_at_the_border_is_padded_with_black(pack, detector):
     detector((0, 100, 80, 180))  # touching the left edge: the square reaches outside the picture
     picture = torch.ones(1, 360, 360, 3)
-    crops, boxes = nodes(pack)["FloatKitCropPortrait"].execute(picture, "face crop", 1.6, 64)
+    crops, boxes, _ = nodes(pack)["FloatKitCropPortrait"].execute(picture, "face crop", 1.6, 64)
     assert boxes[0].left < 0
     assert crops[0, :, 0].max() == 0 and crops[0, 32, 40].min() == 1  # outside black, inside the picture
 
@@ -111,7 +111,7 @@ def test_huge_picture_is_detected_on_a_small_copy_with_sane_memory(pack, detecto
     picture = torch.rand(1, 8000, 1200, 3, generator=torch.Generator().manual_seed(4))
     tracemalloc.start()
     try:
-        crops, boxes = nodes(pack)["FloatKitCropPortrait"].execute(picture, "face crop", 1.6, 64)
+        crops, boxes, _ = nodes(pack)["FloatKitCropPortrait"].execute(picture, "face crop", 1.6, 64)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

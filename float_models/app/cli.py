@@ -112,6 +112,8 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
                    help="speech (wav, mp3, flac, m4a, ...; default: the bundled examples/speech.wav)")
     p.add_argument("--crop", action=argparse.BooleanOptionalAction, default=True,
                    help="find the face and crop the official FLOAT square around it (default: on)")
+    p.add_argument("--face", type=_face_choice, default="largest", metavar="largest|N",
+                   help="with several faces: 'largest' (default, also -1) or N = the N-th face from the left, from 0")
     p.add_argument("--emotion", default=FROM_SPEECH, choices=(FROM_SPEECH, *EMOTIONS),
                    help="'speech' recognises it from the audio (official default); a label redirects it")
     p.add_argument("--intensity", type=float, default=1.0,
@@ -287,7 +289,7 @@ def render(args: argparse.Namespace) -> int:
     t = time.perf_counter()
     image = _read_portrait(args.image)
     if args.crop:
-        image = _crop(image, args.image, args.quiet)
+        image = _crop(image, args.image, args.quiet, args.face)
     waveform, rate = read_audio(args.audio)
     t = timer.stage("read inputs", t)
 
@@ -350,17 +352,34 @@ def _read_portrait(path: Path):
     return image
 
 
-def _crop(image, path: Path, quiet: bool):
-    from .face_crop import DetectorUnavailableError, NoFaceError, crop_portrait
+def _face_choice(text: str) -> int | str:
+    """--face: 'largest' (or -1, as the nodes' widget says it) or a face number counted from the left."""
+    if text.strip().lower() in ("largest", "-1"):
+        return "largest"
+    try:
+        number = int(text)
+    except ValueError:
+        number = -2
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 'largest' or a face number 0, 1, 2 ... from the left")
+    return number
+
+
+def _crop(image, path: Path, quiet: bool, face: int | str = "largest"):
+    from .face_crop import DetectorUnavailableError, FaceIndexError, NoFaceError, crop_portrait
 
     try:
-        cropped, _, info = crop_portrait(image)
+        cropped, _, info = crop_portrait(image, face_index=face)
+    except FaceIndexError as err:
+        raise InputError(f"--face {err.asked}: {err.found} face(s) found in {path}, numbered 0 to {err.found - 1} "
+                         "from the left; choose one of those, or --face largest") from None
     except NoFaceError as err:
         raise InputError(f"--image {path}: {err} (or use --no-crop)") from None
     except DetectorUnavailableError as err:
         raise InputError(f"--crop: the face detector cannot run here ({err}); use --no-crop") from None
     if info.message:
-        _say(f"face crop: {info.message}", quiet)
+        more = " --face N picks another." if info.faces_found > 1 and face == "largest" else ""
+        _say(f"face crop: {info.message}{more}", quiet)
     return cropped
 
 

@@ -72,13 +72,21 @@ CENTERFACE_MODEL = Path(__file__).resolve().parent / "face_models" / "centerface
 OPENCV_REQUIREMENT = "opencv-python-headless>=4.5.5"  # what the error messages ask users to install
 
 __all__ = ["CENTERFACE_MODEL", "CenterFaceDetector", "CropBox", "CropInfo", "DetectorUnavailableError", "FaceBox",
-           "FaceDetector", "HaarFaceDetector",
+           "FaceDetector", "FaceIndexError", "HaarFaceDetector",
            "NoFaceError", "apply_crop", "as_rgb_image", "crop_box_for_face", "crop_portrait",
-           "default_detector", "detect_faces"]
+           "default_detector", "detect_faces", "draw_faces", "whole_picture_box"]
 
 
 class NoFaceError(ValueError):
     """The detector found no face, so the portrait cannot be cropped around one."""
+
+
+class FaceIndexError(ValueError):
+    """A face number past the last face found; `found` says how many there were."""
+
+    def __init__(self, message: str, asked: int, found: int) -> None:
+        super().__init__(message)
+        self.asked, self.found = asked, found
 
 
 class DetectorUnavailableError(RuntimeError):
@@ -436,6 +444,14 @@ def crop_box_for_face(face: FaceBox, source_width: int, source_height: int,
                    source_width=source_width, source_height=source_height)
 
 
+def whole_picture_box(source_width: int, source_height: int) -> CropBox:
+    """The square that holds the whole picture: side = its longer side, centred, so a non-square picture
+    is padded with black (kept in proportion, not squashed) and the crop can still be pasted back."""
+    side = max(int(source_width), int(source_height))
+    return CropBox(left=(source_width - side) // 2, top=(source_height - side) // 2, size=side,
+                   source_width=source_width, source_height=source_height)
+
+
 def _pad_and_cut(array: np.ndarray, box: CropBox) -> np.ndarray:
     """The box's pixels, black (zero) where it leaves the image."""
     out = np.zeros((box.size, box.size) + array.shape[2:], dtype=array.dtype)
@@ -486,8 +502,8 @@ def _choose_face(faces: list[FaceBox], face_index: int | Literal["largest"]) -> 
     if isinstance(face_index, bool) or not isinstance(face_index, (int, np.integer)):
         raise ValueError(f"face_index must be 'largest' or a whole number, got {face_index!r}.")
     if not 0 <= face_index < count:
-        raise ValueError(f"face_index {face_index} asked for, but {count} face(s) were found "
-                         f"(numbered 0 to {count - 1} from left to right).")
+        raise FaceIndexError(f"face_index {face_index} asked for, but {count} face(s) were found "
+                             f"(numbered 0 to {count - 1} from left to right).", int(face_index), count)
     return int(face_index), f"{count} face(s) found; used face {face_index} (counting from 0, left to right)."
 
 
@@ -520,3 +536,41 @@ def crop_portrait(image: np.ndarray | torch.Tensor, margin: float = DEFAULT_MARG
     info = CropInfo(faces=tuple(faces), face_used=index, detector=getattr(detector, "name", repr(detector)),
                     message=message, hint=hint)
     return apply_crop(rgb, box, size), box, info
+
+
+PREVIEW_SIDE = 512  # the longer side of draw_faces' picture (ComfyUI shows previews at about this size)
+_USED, _OTHER = (0, 220, 0), (255, 190, 0)  # RGB: green for the face used, amber for the others
+
+
+def draw_faces(image: np.ndarray | torch.Tensor, faces: tuple[FaceBox, ...] | list[FaceBox], used: int | None,
+               max_side: int = PREVIEW_SIDE, note: str = "") -> np.ndarray:
+    """A small copy of `image` (uint8, longer side at most `max_side`) with each face's box drawn and
+    numbered as `faces` is ordered (crop_portrait's faces: 0 = leftmost), the face `used` in green and
+    the others in amber; `note` is written in the top-left corner (e.g. why no face is marked)."""
+    cv2 = _cv2()
+    rgb = _to_uint8(as_rgb_image(image))
+    height, width = rgb.shape[:2]
+    scale = min(1.0, max_side / max(height, width))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if scale < 1 else rgb.copy()
+    thick = max(1, round(max(size) / 256))
+    for number, face in enumerate(faces):
+        colour = _USED if number == used else _OTHER
+        x1, y1 = round(face.x1 * scale), round(face.y1 * scale)
+        cv2.rectangle(small, (x1, y1), (round(face.x2 * scale), round(face.y2 * scale)), colour, thick)
+        _label(small, str(number), (max(x1, 0), max(y1, 0)), colour, thick)
+    if note:
+        _label(small, note, (0, 0), _OTHER, thick)
+    return small
+
+
+def _label(image: np.ndarray, text: str, corner: tuple[int, int], colour: tuple[int, int, int], thick: int) -> None:
+    """`text` on a dark box whose top-left corner is `corner` (kept inside the picture), so it reads on
+    any background."""
+    cv2 = _cv2()
+    font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.35 * thick + 0.15
+    (w, h), base = cv2.getTextSize(text, font, scale, thick)
+    x = min(corner[0], max(image.shape[1] - w - 4, 0))
+    y = min(corner[1], max(image.shape[0] - h - base - 4, 0))
+    cv2.rectangle(image, (x, y), (x + w + 4, y + h + base + 4), (0, 0, 0), -1)
+    cv2.putText(image, text, (x + 2, y + h + 2), font, scale, colour, thick, cv2.LINE_AA)

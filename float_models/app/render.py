@@ -18,9 +18,10 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from ..edit.paste_back import paste_back
+from ..edit.paste_back import paste_back, paste_mask
 from .face_crop import CropBox
 from ..transfer import overlapped_to_host
+from ..preview import FramePreview
 from ..types import Motion
 from .video import DEFAULT_CRF, MediaError, VideoWriter
 
@@ -56,17 +57,22 @@ class PasteInto:
         box = self.boxes[min(clip, len(self.boxes) - 1)]
         return paste_back(frames, original[..., :3], box, self.feather)
 
+    def mask(self, clip: int) -> torch.Tensor:
+        """(H, W) in [0, 1]: how much of each pixel of clip `clip`'s frames comes from the animation."""
+        return paste_mask(self.boxes[min(clip, len(self.boxes) - 1)], self.feather)
+
 
 def render_video(pipe: Any, identity: Any, motion: Motion, path: str | os.PathLike, fps: float,
                  audio: tuple[Any, int] | None = None, crf: int = DEFAULT_CRF, batch_size: int | None = None,
                  callback: Callback | None = None, paste: PasteInto | None = None,
-                 preset: str = "medium") -> Path:
+                 preset: str = "medium", preview: FramePreview | None = None) -> Path:
     """Decode a Motion (latents (B, T, D)) for `identity` into an MP4 at `path`; returns the path.
 
     audio: (waveform (C, N) or (N,), sample rate), muxed and cut (or padded) to the frames.
     batch_size: frames decoded at once (None: from free memory, `auto_decode_batch_size`).
     callback(done, total) after every batch; it may raise to cancel (no file is left then).
     paste: put the frames back into the full photos (`PasteInto`) before encoding.
+    preview: offered each batch's last frame as written (pasted or not) before `callback` is called.
     """
     clips = max(identity.batch_size, motion.latents.shape[0])
     total = clips * motion.num_frames
@@ -79,8 +85,11 @@ def render_video(pipe: Any, identity: Any, motion: Motion, path: str | os.PathLi
                                  prepare=_to_pixels if paste is None else _to_unit_image)
     with VideoWriter(path, fps, width, height, audio=audio, crf=crf, preset=preset) as video:
         for clip, _, frames in batches:
-            video.write(frames if paste is None else paste.apply(clip, frames))  # consumed before the next
+            pictures = frames if paste is None else paste.apply(clip, frames)
+            video.write(pictures)  # consumed before the next
             done += frames.shape[0]
+            if preview is not None:
+                preview.offer(pictures, "pixels" if paste is None else "unit")
             if callback is not None:
                 callback(done, total)
     return Path(path)

@@ -37,6 +37,17 @@ def feather_mask(box: CropBox, feather: int) -> torch.Tensor:
     return torch.minimum(rows[:, None], cols[None, :])
 
 
+def paste_mask(box: CropBox, feather: int = 0) -> torch.Tensor:
+    """(H, W) float mask over the whole source picture: how much of each pixel `paste_back` takes from
+    the animated frame (the feathered square, 0 outside it). With feather 0 it is the crop square itself."""
+    mask = torch.zeros(box.source_height, box.source_width)
+    visible = box.visible()
+    if visible is not None:
+        x0, y0, x1, y1 = visible
+        mask[y0:y1, x0:x1] = feather_mask(box, feather)[y0 - box.top:y1 - box.top, x0 - box.left:x1 - box.left]
+    return mask
+
+
 def resize_frames(frames: torch.Tensor, size: int) -> torch.Tensor:
     """(N, H, W, C) -> (N, size, size, C); bilinear, antialiased when shrinking; same size: unchanged."""
     if frames.shape[1] == size and frames.shape[2] == size:

@@ -15,6 +15,7 @@ or the pack's ``nodes/`` package.
 from __future__ import annotations
 
 import importlib.util
+import io
 import os
 import sys
 from typing import Any
@@ -40,9 +41,19 @@ progress_events: list[dict[str, Any]] = []
 
 def server_progress_hook(value: int, total: int, preview: Any, prompt_id: str | None = None,
                          node_id: str | None = None) -> None:
-    """What ComfyUI's server installs as the ProgressBar hook: a cancel point, then a "progress" message."""
+    """What ComfyUI's server installs as the ProgressBar hook: a cancel point, then a "progress" message,
+    and with a preview ``(format, PIL image, max size)`` the binary preview message, encoded as the
+    server's ``send_image`` does (``image.save(buffer, format=..., quality=95)``; ``preview_bytes``)."""
     model_management.throw_exception_if_processing_interrupted()
-    progress_events.append({"value": value, "max": total, "node": node_id or executing_node.get(), "preview": preview})
+    event = {"value": value, "max": total, "node": node_id or executing_node.get(), "preview": preview}
+    if preview is not None:
+        kind, image, max_size = preview
+        if kind not in ("JPEG", "PNG") or not (max_size is None or isinstance(max_size, int)):
+            raise TypeError(f"a ProgressBar preview is (\"JPEG\" or \"PNG\", PIL image, max size), got {preview!r}")
+        buffer = io.BytesIO()
+        image.save(buffer, format=kind, quality=95, compress_level=1)  # a PIL image, or this fails as in ComfyUI
+        event["preview_bytes"] = buffer.getvalue()
+    progress_events.append(event)
 
 
 def _real_module_present(name: str) -> bool:
