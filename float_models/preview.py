@@ -34,15 +34,13 @@ class FramePreview:
         self.last: float | None = None
         self.shown = 0
 
-    def due(self) -> bool:
-        return self.last is None or self.clock() - self.last >= self.every
-
     def offer(self, frames: torch.Tensor, layout: Layout) -> None:
         """Frames of one batch, the newest last: "raw" decoder output (n, 3, H, W) in [-1, 1], "unit"
         pictures (n, H, W, 3) in [0, 1], or "pixels" (n, H, W, 3) uint8. Shows the last one when due."""
-        if not self.due():
+        now = self.clock()
+        if self.last is not None and now - self.last < self.every:
             return
-        self.last = self.clock()
+        self.last = now
         self.shown += 1
         self.show(preview_pixels(frames[-1], layout, self.max_side))
 

@@ -167,18 +167,23 @@ def load_models(selected: Iterable) -> None:
 def progress() -> Callable[[int, int], None]:
     """A `callback(done, total)` for the library: moves the node's progress bar and raises
     ComfyUI's interrupt when the user presses Cancel (checked at every step)."""
-    return progress_with_preview(every=None)[0]
+    return _progress(None)[0]
 
 
-PREVIEW_EVERY = 1.0  # seconds between live previews; measured cost in README "Live preview"
+PREVIEW_EVERY = 1.0  # seconds between live previews (README, "Live preview": what they cost)
 PREVIEW_FORMAT, PREVIEW_SIZE = "JPEG", 512  # what ComfyUI's own latent previews send
 
 
-def progress_with_preview(every: float | None = PREVIEW_EVERY) -> tuple[Callable[[int, int], None], FramePreview | None]:
-    """(callback, preview) for the library's decoding: the preview keeps the newest frame it was
-    shown (the library offers one per batch and shows one per `every` seconds, see
-    float_models.preview), and the next progress update carries it to the node in ComfyUI, as the
-    samplers' latent previews are carried. every=None: progress only."""
+def progress_with_preview() -> tuple[Callable[[int, int], None], FramePreview]:
+    """(callback, preview) for the library's decoding: the library offers the preview each batch's
+    last frame and it keeps one every PREVIEW_EVERY seconds (float_models.preview); the next progress
+    update carries it to the node in ComfyUI, as the samplers' latent previews are carried."""
+    callback, preview = _progress(PREVIEW_EVERY)
+    assert preview is not None
+    return callback, preview
+
+
+def _progress(every: float | None) -> tuple[Callable[[int, int], None], FramePreview | None]:
     mm.throw_exception_if_processing_interrupted()
     bar = comfy.utils.ProgressBar(1)
     pending: list = []
@@ -188,7 +193,7 @@ def progress_with_preview(every: float | None = PREVIEW_EVERY) -> tuple[Callable
         mm.throw_exception_if_processing_interrupted()
 
     def show(pixels: torch.Tensor) -> None:
-        from PIL import Image  # ComfyUI's own requirement; only needed once a preview is shown
+        from PIL import Image  # ComfyUI's own requirement; needed only once a preview is shown
 
         pending[:] = [(PREVIEW_FORMAT, Image.fromarray(pixels.numpy()), PREVIEW_SIZE)]
 

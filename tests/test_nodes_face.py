@@ -91,8 +91,7 @@ def test_the_node_shows_the_faces_numbered_as_face_counts_them(pack, faces):
 
 
 def test_draw_faces_numbers_and_shrinks():
-    import_pack()
-    from comfyui_floatkit.float_models.app.face_crop import FaceBox, draw_faces
+    from float_models.app.face_crop import FaceBox, draw_faces
 
     photo = np.full((2000, 1000, 3), 100, np.uint8)
     drawn = draw_faces(photo, [FaceBox(100, 100, 400, 400, 1.0), FaceBox(500, 900, 900, 1300, 1.0)], used=0)
