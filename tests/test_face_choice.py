@@ -7,6 +7,7 @@ the real detector finds in a rule-made picture. Paste Back and Render Video run 
 
 from __future__ import annotations
 
+import argparse
 import logging
 
 import numpy as np
@@ -250,3 +251,30 @@ def test_render_video_refuses_per_frame_masks_that_cannot_fit_before_rendering(p
         pack.NODE_CLASS_MAPPINGS["FloatKitRenderVideo"].execute(
             pipe, identity, long, crf=18, batch_size=4, original=torch.zeros(1, 1, 1, 3).expand(1, 1080, 1920, 3),
             crop_box=boxes)
+
+
+# ------------------------------------------------------------------ the command line: --face
+
+def test_cli_face_takes_largest_or_a_number_from_the_left(capsys):
+    from float_models.app import cli
+
+    assert [cli._face_choice(text) for text in ("largest", "-1", "0", "2")] == ["largest", "largest", 0, 2]
+    for bad in ("x", "-3", "1.5"):
+        with pytest.raises(argparse.ArgumentTypeError, match="give 'largest' or a face number"):
+            cli._face_choice(bad)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["render", "--face", "second"])
+    assert exit_info.value.code == 2 and "--face" in capsys.readouterr().err
+
+
+def test_cli_face_crops_the_chosen_face_and_names_the_count_when_past_the_last(monkeypatch, tmp_path):
+    from float_models.app import cli, face_crop
+
+    monkeypatch.setattr(face_crop, "default_detector", lambda: FakeDetector(*THREE_FACES))
+    photo = (np.arange(360 * 360 * 3) % 251).astype(np.uint8).reshape(360, 360, 3)
+    expected, _, _ = face_crop.crop_portrait(photo, face_index=0, detector=FakeDetector(*THREE_FACES))
+    assert np.array_equal(cli._crop(photo, tmp_path / "me.png", True, 0), expected)
+    assert not np.array_equal(cli._crop(photo, tmp_path / "me.png", True, "largest"), expected)
+    with pytest.raises(cli.InputError, match=r"^--face 3: 3 face\(s\) found in .*me\.png, numbered 0 to 2 from the "
+                                             r"left; choose one of those, or --face largest$"):
+        cli._crop(photo, tmp_path / "me.png", True, 3)
