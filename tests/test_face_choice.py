@@ -270,9 +270,12 @@ def test_cli_face_takes_largest_or_a_number_from_the_left(capsys):
 def test_cli_face_crops_the_chosen_face_and_names_the_count_when_past_the_last(monkeypatch, tmp_path):
     from float_models.app import cli, face_crop
 
-    monkeypatch.setattr(face_crop, "default_detector", lambda: FakeDetector(*THREE_FACES))
+    def detector(image):
+        return [face_crop.FaceBox(*box, 1.0) for box in THREE_FACES]
+
+    monkeypatch.setattr(face_crop, "default_detector", lambda: detector)
     photo = (np.arange(360 * 360 * 3) % 251).astype(np.uint8).reshape(360, 360, 3)
-    expected, _, _ = face_crop.crop_portrait(photo, face_index=0, detector=FakeDetector(*THREE_FACES))
+    expected, _, _ = face_crop.crop_portrait(photo, face_index=0, detector=detector)
     assert np.array_equal(cli._crop(photo, tmp_path / "me.png", True, 0), expected)
     assert not np.array_equal(cli._crop(photo, tmp_path / "me.png", True, "largest"), expected)
     with pytest.raises(cli.InputError, match=r"^--face 3: 3 face\(s\) found in .*me\.png, numbered 0 to 2 from the "
