@@ -278,6 +278,12 @@ def verify_models(dest: str | Path, parts: Iterable[str] = PARTS) -> list[str]:
 
 # ----------------------------------------------------------------------------- downloading
 
+def missing_files(dest: str | Path, parts: Iterable[str] = PARTS) -> list[ModelFile]:
+    """The table's files of these sets that are not in `dest` (by name: whatever is under its final
+    name was put there whole, by a download's rename or by hand)."""
+    return [f for f in MODEL_FILES if f.part in set(parts) and not (Path(dest) / f.target).is_file()]
+
+
 def _present(dest: Path, f: ModelFile) -> bool:
     path = dest / f.target
     return path.is_file() and path.stat().st_size >= f.min_bytes
