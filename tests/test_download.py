@@ -151,7 +151,7 @@ def test_cli_download_shows_progress_then_verifies_and_converts(tiny_files, endp
         (dest / "float.json").write_bytes(tiny_files.checkpoint.with_suffix(".json").read_bytes())
         assert cli.main(["download", "--to", str(dest), "--convert"]) == 0
         err = capsys.readouterr().err
-        assert "[0/7] yuvraj108c/float/float.pth (827 MB)" in err and "[7/7] downloaded" in err
+        assert "[0/7] yuvraj108c/float/float.pth (194 MB)" in err and "[7/7] downloaded" in err
         assert "download" in err and "MB" in err  # the bar
         assert download.locate_models(dest).checkpoint.name == "float.safetensors"
         assert set(hub.requests) <= allowed_requests(hub)

@@ -70,7 +70,7 @@ def test_an_empty_models_folder_downloads_with_progress_then_renders(empty_home,
     assert len(bytes_seen) > 100 and bytes_seen == sorted(bytes_seen) and bytes_seen[-1] == total
     # ... and each file is named as it starts, with its number.
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("FloatKit download")]
-    assert lines[0] == "FloatKit download [0/7] yuvraj108c/float/float.pth (827 MB)"
+    assert lines[0] == "FloatKit download [0/7] yuvraj108c/float/float.pth (194 MB)"
     assert lines[-1] == "FloatKit download [7/7] downloaded" and len(lines) == 8
 
 

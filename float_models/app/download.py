@@ -371,7 +371,7 @@ def _fetch(dest: Path, todo: list[ModelFile], source: str, report: ProgressCallb
     state = DownloadProgress(0, len(remotes), 0, sum(r.size or 0 for r in remotes), "")
     fetched = []
     for remote in remotes:
-        state.current = f"{remote.label} ({remote.file.size})"
+        state.current = f"{remote.label} ({_size(remote.size) if remote.size is not None else remote.file.size})"
         report(state)
         fetched.append(_stream(remote, state, report, cancel, dest, which))
         state.files_done += 1
@@ -426,6 +426,14 @@ def _head(url: str) -> tuple[str, int | None, str | None]:
 
 def _etag(value: str | None) -> str | None:
     return value.removeprefix("W/").strip('"') if value else None
+
+
+def _size(n: int) -> str:
+    """Bytes for people, as the table writes them: 1.27 GB, 378 MB, 2 kB."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}" if unit == "GB" else f"{n / scale:.0f} {unit}"
+    return f"{n} B"
 
 
 def _first_line(err: BaseException) -> str:
