@@ -4,14 +4,13 @@ speech-emotion classifier. See `_comfy` for the folder layouts that are accepted
 
 from __future__ import annotations
 
-import os
 import weakref
 from dataclasses import dataclass, field
 
 from comfy_api.latest import io
 
 from ..float_models import CheckpointError, FloatPipeline, load_pipeline
-from ..float_models.app.download import MODEL_FILES, OFFICIAL_CHECKPOINT, DownloadError, download_models, missing_files
+from ..float_models.app.download import MODEL_FILES, OFFICIAL_CHECKPOINT, DownloadError, download_models
 from ..float_models.devices import DEVICES, PRECISIONS
 from ..float_models.nets.checkpoint import AUDIO_TOWER_NAME, EMOTION_TOWER_NAME
 from . import _comfy, sockets
@@ -77,22 +76,20 @@ def _choices(table_name: str, extra: list[str]) -> list[str]:
 
 
 def missing_sets(checkpoint: str, audio_encoder: str, emotion_encoder: str) -> list[str]:
-    """The model sets the download table can fetch that these choices need and that are not complete:
-    not found by the loader, or found in the download folder with a table file absent (a stopped
-    download keeps its finished files, never a partial one)."""
+    """The model sets the download table can fetch that these choices need and the loader does not find.
+    A stopped download never looks found: its files appear only whole, and a folder's config.json (what
+    makes it a model folder) comes last."""
     wanted = {"float": checkpoint, "audio": audio_encoder, "emotion": emotion_encoder}
     missing = []
     for part, name in wanted.items():
         if name != TABLE_NAMES[part]:
             continue
         try:
-            found = (_comfy.checkpoint_path(name) if part == "float"
-                     else _comfy.model_folder_path(name, f"{part} encoder folder"))
+            if part == "float":
+                _comfy.checkpoint_path(name)
+            else:
+                _comfy.model_folder_path(name, f"{part} encoder folder")
         except _comfy.MissingModelError:
-            missing.append(part)
-            continue
-        home = _comfy.download_dir()
-        if os.path.dirname(os.path.normpath(found)) == os.path.normpath(home) and missing_files(home, [part]):
             missing.append(part)
     return missing
 

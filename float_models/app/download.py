@@ -278,12 +278,6 @@ def verify_models(dest: str | Path, parts: Iterable[str] = PARTS) -> list[str]:
 
 # ----------------------------------------------------------------------------- downloading
 
-def missing_files(dest: str | Path, parts: Iterable[str] = PARTS) -> list[ModelFile]:
-    """The table's files of these sets that are not in `dest` (by name: whatever is under its final
-    name was put there whole, by a download's rename or by hand)."""
-    return [f for f in MODEL_FILES if f.part in set(parts) and not (Path(dest) / f.target).is_file()]
-
-
 def _present(dest: Path, f: ModelFile) -> bool:
     path = dest / f.target
     return path.is_file() and path.stat().st_size >= f.min_bytes
@@ -330,10 +324,10 @@ def download_models(dest: str | Path | None = None, which: Iterable[str] = PARTS
         raise ValueError(f"unknown model set(s) {sorted(unknown)}: choose among {', '.join(PARTS)}")
     if source not in ("mirror", "original"):
         raise ValueError(f"source must be 'mirror' or 'original', got {source!r}")
-    # Within a set the weights come before the config files: a folder gets its config.json (what
-    # marks it as a model folder) only once its weights are whole.
+    # A folder's config.json (what marks it as a model folder) comes after its other files: a stopped
+    # download never leaves a folder that looks whole.
     todo = sorted((f for f in MODEL_FILES if f.part in which and not _present(dest, f)),
-                  key=lambda f: (PARTS.index(f.part), f.target.endswith("config.json")))
+                  key=lambda f: (PARTS.index(f.part), Path(f.target).name == "config.json"))
     report = progress or (lambda state: None)
     fetched = _fetch(dest, todo, source, report, which, cancel or (lambda: None)) if todo else []
     if verify:
