@@ -164,3 +164,22 @@ def test_cli_download_shows_progress_then_verifies_and_converts(tiny_files, endp
     (dest / "wav2vec2-base-960h" / "model.safetensors").write_bytes(b"x" * 100)
     with pytest.raises(download.DownloadError, match="do not load"):
         download.download_models(dest, ["audio"])
+
+
+def test_a_folder_stopped_half_way_does_not_look_like_a_model_folder(endpoint, monkeypatch, tmp_path):
+    monkeypatch.setattr(download, "CHUNK", 64 * 1024)
+    dest = tmp_path / "float"
+    with Hub(synthetic_mirror()) as hub:
+        endpoint(hub)
+        state = {}
+
+        def cancel() -> None:
+            if state.get("now") and "model.safetensors" in state["now"].current and state["now"].bytes_done > 500_000:
+                raise Cancelled()
+
+        with pytest.raises(Cancelled):
+            download.download_models(dest, ["audio"], progress=lambda s: state.update(now=s), cancel=cancel,
+                                     verify=False)
+    folder = dest / "wav2vec2-base-960h"
+    assert sorted(p.name for p in folder.iterdir()) == ["preprocessor_config.json"]  # no weights, no config.json
+    assert download._tower_folder(dest, "wav2vec2-base-960h") is None  # what the loaders look for
