@@ -10,6 +10,7 @@ Model layout (ComfyUI/models/...):
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Callable, Iterable
 
@@ -20,7 +21,7 @@ import comfy.model_patcher
 import comfy.utils
 import folder_paths
 
-from ..float_models.app.download import download_sources
+from ..float_models.app.download import DownloadProgress, download_sources
 from ..float_models.devices import choose_device, choose_dtype
 from ..float_models.nets.checkpoint import SAFETENSORS_SUFFIXES
 from ..float_models.preview import FramePreview
@@ -47,6 +48,12 @@ def register_model_folder() -> None:
 def float_dirs() -> list[str]:
     register_model_folder()
     return list(folder_paths.get_folder_paths(FOLDER))
+
+
+def download_dir() -> str:
+    """Where downloads go: the first models/float folder ComfyUI knows (one from extra_model_paths.yaml
+    comes first, so shared model folders get them; else ComfyUI/models/float)."""
+    return float_dirs()[0]
 
 
 def audio_dirs() -> list[str]:
@@ -198,3 +205,35 @@ def _progress(every: float | None) -> tuple[Callable[[int, int], None], FramePre
         pending[:] = [(PREVIEW_FORMAT, Image.fromarray(pixels.numpy()), PREVIEW_SIZE)]
 
     return step, (None if every is None else FramePreview(show, every, max_side=PREVIEW_SIZE))
+
+
+def download_progress() -> tuple[Callable[[DownloadProgress], None], Callable[[], None]]:
+    """(progress, cancel) for the library's download: the node's bar counts the bytes of all files,
+    the log (and the node's progress text, where the server sends one) names each file as it starts;
+    cancel raises ComfyUI's interrupt when the user presses Cancel (checked between 1 MiB reads)."""
+    mm.throw_exception_if_processing_interrupted()
+    bar = comfy.utils.ProgressBar(1)
+    said = [""]
+
+    def progress(state: DownloadProgress) -> None:
+        if state.current != said[0]:
+            said[0] = state.current
+            line = f"FloatKit download [{state.files_done}/{state.files_total}] {state.current}"
+            logging.info(line)
+            _progress_text(line)
+        if state.bytes_total:
+            bar.update_absolute(state.bytes_done, state.bytes_total)
+
+    return progress, mm.throw_exception_if_processing_interrupted
+
+
+def _progress_text(text: str) -> None:
+    """Text under the running node (ComfyUI's server sends it; absent outside a server)."""
+    try:
+        from comfy_execution.utils import get_executing_context
+        from server import PromptServer
+    except ImportError:
+        return
+    context = get_executing_context()
+    if context is not None and PromptServer.instance is not None:
+        PromptServer.instance.send_progress_text(text, context.node_id)

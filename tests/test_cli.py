@@ -1,14 +1,12 @@
-"""The command line end to end on the tiny rule-made weights: render, convert, download, errors."""
+"""The command line end to end on the tiny rule-made weights: render, convert, errors (download: test_download.py)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import av
@@ -149,86 +147,6 @@ def test_convert_round_trip(tiny_files, tmp_path, capsys):
     assert stored["num_heads"] == 4 and model_from_st.config == model_from_pth.config
     assert sorted(p.name for p in tmp_path.iterdir()) == ["converted.safetensors"]
     assert cli.main(["convert", str(tmp_path / "missing.pth")]) == cli.EXIT_INPUT
-
-
-def fake_hub(serve: Path | None, calls: list) -> types.ModuleType:
-    """A stand-in for huggingface_hub: serves files from a folder laid out like the HF mirror repo."""
-    hub = types.ModuleType("huggingface_hub")
-
-    def hf_hub_download(repo_id, filename, local_dir, **kwargs):
-        calls.append((repo_id, filename))
-        if serve is None:
-            raise ConnectionError("Failed to resolve 'huggingface.co'")
-        target = Path(local_dir) / filename
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes((serve / filename).read_bytes())
-        return str(target)
-
-    hub.hf_hub_download = hf_hub_download
-    return hub
-
-
-def test_download_without_network_fails_fast_with_the_steps(monkeypatch, tmp_path, capsys):
-    calls = []
-    monkeypatch.setitem(sys.modules, "huggingface_hub", fake_hub(None, calls))
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    for var in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
-
-    def unreachable(address, timeout=None):
-        assert timeout is not None and timeout <= 10
-        raise OSError(-2, "Name or service not known")
-
-    monkeypatch.setattr(download.socket, "create_connection", unreachable)
-    code = cli.main(["download", "--to", str(tmp_path / "float")])
-    err = capsys.readouterr().err
-    assert code == cli.EXIT_DOWNLOAD and calls == []  # gave up before asking the hub
-    assert "cannot reach huggingface.co:443" in err and "hf download yuvraj108c/float float.pth" in err
-    assert "Traceback" not in err and not (tmp_path / "float").exists()
-
-    # Reachable, but the hub call fails (e.g. a firewall): same manual steps, no traceback.
-    monkeypatch.setattr(download.socket, "create_connection", lambda address, timeout=None: open(os.devnull))
-    code = cli.main(["download", "audio", "--to", str(tmp_path / "float")])
-    err = capsys.readouterr().err
-    assert code == cli.EXIT_DOWNLOAD and calls == [("yuvraj108c/float", "wav2vec2-base-960h/config.json")]
-    assert "Failed to resolve" in err and "wav2vec2-base-960h/model.safetensors" in err and "float.pth" not in err
-
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    assert cli.main(["download", "--to", str(tmp_path / "float")]) == cli.EXIT_DOWNLOAD
-    assert "HF_HUB_OFFLINE" in capsys.readouterr().err
-
-    monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # not installed
-    assert cli.main(["download", "--to", str(tmp_path / "float")]) == cli.EXIT_DOWNLOAD
-    assert "pip install huggingface_hub" in capsys.readouterr().err
-
-
-def test_download_fetches_only_the_needed_files_then_verifies_and_converts(tiny_files, monkeypatch, tmp_path):
-    mirror = tmp_path / "mirror"  # what the HF repo would serve, in its layout
-    mirror.mkdir()
-    (mirror / "float.pth").symlink_to(tiny_files.checkpoint)
-    (mirror / "wav2vec2-base-960h").symlink_to(tiny_files.audio_encoder)
-    (mirror / "wav2vec-english-speech-emotion-recognition").symlink_to(tiny_files.emotion_encoder)
-    calls, dest = [], tmp_path / "models" / "float"
-    # Only the downloader sees the stand-in: the verification below imports transformers, which imports
-    # the real huggingface_hub (a stand-in in sys.modules broke it whenever transformers was not yet
-    # imported in this process, e.g. this test alone or on a pytest-xdist worker).
-    monkeypatch.setattr(download, "_hub", lambda: fake_hub(mirror, calls))
-    monkeypatch.setattr(download, "check_connection", lambda timeout=None: None)
-    # The tiny files are smaller than the real ones the size check expects.
-    monkeypatch.setattr(download, "MODEL_FILES", tuple(dataclasses.replace(f, min_bytes=10)
-                                                       for f in download.MODEL_FILES))
-    reports = []
-    fetched = download.download_models(dest, progress=lambda d, t, what: reports.append((d, t, what)), convert=True)
-    assert sorted(name for _, name in calls) == sorted(f.mirror_file for f in download.MODEL_FILES)
-    assert len(fetched) == 7 and reports[0][:2] == (0, 7) and (dest / "float.safetensors").is_file()
-    assert download.locate_models(dest).checkpoint.name == "float.safetensors"
-    # A second run finds everything in place and asks the hub nothing.
-    calls.clear()
-    assert download.download_models(dest, verify=False) == [] and calls == []
-    # A file that does not load is reported.
-    (dest / "wav2vec2-base-960h" / "model.safetensors").write_bytes(b"x" * 100)
-    with pytest.raises(download.DownloadError, match="do not load"):
-        download.download_models(dest, ["audio"])
 
 
 def test_plain_progress_bar_without_tqdm(monkeypatch, capsys):

@@ -208,10 +208,16 @@ def test_input_types_work_with_an_empty_models_folder(tmp_path):
     pack = import_pack()
     for cls in pack.NODE_CLASS_MAPPINGS.values():
         cls.INPUT_TYPES()
-    required = pack.NODE_CLASS_MAPPINGS["FloatKitLoadModels"].INPUT_TYPES()["required"]
-    assert required["checkpoint"][1]["options"] == []
-    assert required["audio_encoder"][1]["options"] == ["(inside checkpoint)"]
-    assert required["emotion_encoder"][1]["options"] == ["(inside checkpoint)", "none"]
+    types = pack.NODE_CLASS_MAPPINGS["FloatKitLoadModels"].INPUT_TYPES()
+    required = types["required"]
+    # The names the download fetches are offered (and chosen) even when absent: download "if missing" gets them.
+    assert required["checkpoint"][1]["options"] == ["float.pth"] == [required["checkpoint"][1]["default"]]
+    assert required["audio_encoder"][1]["options"] == ["wav2vec2-base-960h", "(inside checkpoint)"]
+    assert required["audio_encoder"][1]["default"] == "wav2vec2-base-960h"
+    assert required["emotion_encoder"][1]["options"] == ["wav2vec-english-speech-emotion-recognition",
+                                                         "(inside checkpoint)", "none"]
+    assert types["optional"]["download"][1]["options"] == ["never", "if missing"]
+    assert types["optional"]["download"][1]["default"] == "never"
 
 
 def _touch(path: Path, text: str = "") -> None:
@@ -250,7 +256,11 @@ def test_a_missing_checkpoint_says_where_to_put_it_and_where_to_get_it(tmp_path)
     pack = import_pack()
     message = pack.NODE_CLASS_MAPPINGS["FloatKitLoadModels"].validate_inputs(checkpoint="float.pth")
     assert isinstance(message, str) and str(tmp_path / "models" / "float") in message
-    assert all(repo in message for repo in REPOS)
+    assert all(repo in message for repo in REPOS) and "set download to 'if missing'" in message
+    assert pack.NODE_CLASS_MAPPINGS["FloatKitLoadModels"].validate_inputs(checkpoint="float.pth",
+                                                                          download="if missing") is True
+    assert "not found" in pack.NODE_CLASS_MAPPINGS["FloatKitLoadModels"].validate_inputs(
+        checkpoint="FLOAT.safetensors", download="if missing")  # not a file the download fetches
     _touch(tmp_path / "secret.pth")
     assert "not found" in pack.NODE_CLASS_MAPPINGS["FloatKitLoadModels"].validate_inputs(checkpoint="../../secret.pth")
     from comfyui_floatkit.nodes import _comfy, models

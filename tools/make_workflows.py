@@ -17,13 +17,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from workflow_graph import OUT, Node, build, write  # noqa: E402
 
+# download "if missing": a first run on an empty models/float fetches the three sets (the node's own
+# default stays "never", so graphs people build, and workflows saved before, never download unasked).
 LOADER = {"checkpoint": "float.pth", "audio_encoder": "wav2vec2-base-960h",
-          "emotion_encoder": "wav2vec-english-speech-emotion-recognition"}
+          "emotion_encoder": "wav2vec-english-speech-emotion-recognition", "download": "if missing"}
 SAMPLER = {"a_cfg_scale": 2.0, "e_cfg_scale": 1.0, "r_cfg_scale": 1.0, "nfe": 10, "solver": "euler", "seed": 15}
 LICENCE = "FLOAT is licensed CC BY-NC-ND 4.0 by its authors: non-commercial use only."
-MODELS = ("Models: put float.pth, wav2vec2-base-960h/ and wav2vec-english-speech-emotion-recognition/ in "
-          "ComfyUI/models/float (HuggingFace yuvraj108c/float), or FLOAT.safetensors (set-soft/float) and "
-          "pick '(inside checkpoint)' for both folders.")
+MODELS = ("Models: on the first run Load FLOAT Models (download: if missing) fetches float.pth, "
+          "wav2vec2-base-960h/ and wav2vec-english-speech-emotion-recognition/ into ComfyUI/models/float "
+          "(2.5 GB from HuggingFace yuvraj108c/float, progress on the node, Cancel keeps no partial file). Or put "
+          "them there yourself, or FLOAT.safetensors (set-soft/float) with '(inside checkpoint)' for both folders.")
 INPUTS = ("Inputs: portrait.png and speech.wav come with the pack, in custom_nodes/<this pack>/examples: copy "
           "them into ComfyUI/input (or pick your own photo and speech in the loaders).")
 
@@ -122,7 +125,8 @@ def basic_api() -> dict:
         "2": {"class_type": "LoadImage", "inputs": {"image": "portrait.png"}, "_meta": {"title": "Load Image"}},
         "3": {"class_type": "LoadAudio", "inputs": {"audio": "speech.wav"}, "_meta": {"title": "Load Audio"}},
         "4": {"class_type": "FloatKitLoadModels", "_meta": {"title": "Load FLOAT Models"},
-              "inputs": {**LOADER, "device": "auto", "precision": "auto"}},
+              "inputs": {**{k: v for k, v in LOADER.items() if k != "download"}, "device": "auto",
+                         "precision": "auto", "download": LOADER["download"]}},
         "10": {"class_type": "FloatKitAnimate", "_meta": {"title": "FLOAT Animate Portrait"},
                "inputs": {"pipe": ["4", 0], "image": ["2", 0], "audio": ["3", 0], "emotion": "from speech",
                           "face_crop": True, **SAMPLER, "face": -1}},

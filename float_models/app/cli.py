@@ -411,15 +411,31 @@ def download(args: argparse.Namespace) -> int:
     if unknown:
         raise InputError(f"unknown model set {', '.join(unknown)}: choose among {', '.join(PARTS)}")
 
-    def report(done: int, total: int, what: str) -> None:
-        _say(f"[{done}/{total}] {what}")
-
     started = time.perf_counter()
-    fetched = download_models(dest, parts, source=args.source,
-                              progress=report, convert=args.convert, verify=not args.no_verify)
+    fetched = download_models(dest, parts, source=args.source, progress=_DownloadReport(),
+                              convert=args.convert, verify=not args.no_verify)
     state = f"downloaded {len(fetched)} file(s)" if fetched else "all files were already there"
     print(f"models ready in {Path(dest).resolve()} ({state}, {time.perf_counter() - started:.1f} s)", flush=True)
     return 0
+
+
+class _DownloadReport:
+    """One line per file ("[2/7] repo/path (378 MB)") and one bar of the megabytes of all files."""
+
+    def __init__(self) -> None:
+        self._said = ""
+        self._bar: Progress | None = None
+
+    def __call__(self, state) -> None:  # state: download.DownloadProgress, after every read
+        if state.current != self._said:
+            if state.files_done == state.files_total and self._bar is not None:
+                self._bar.close()
+                self._bar = None
+            _say(f"[{state.files_done}/{state.files_total}] {state.current}")
+            self._said = state.current
+        if state.bytes_total and state.files_done < state.files_total:
+            self._bar = self._bar or Progress("download", "MB")
+            self._bar(state.bytes_done // 1_000_000, max(1, state.bytes_total // 1_000_000))
 
 
 def _add_convert(sub: argparse._SubParsersAction) -> None:

@@ -12,17 +12,30 @@ Layouts found by `locate_models(folder)`:
 * the two folders under ComfyUI's `models/audio/` instead (set-soft's advanced layout);
 * set-soft's unified `FLOAT.safetensors`, which holds both towers and needs no folders.
 
-huggingface_hub is optional: it is imported only when a download starts.
+Downloads (`download_models`, used by the command line and by Load FLOAT Models) speak the hub's
+file protocol with the standard library: a HEAD on `{HF_ENDPOINT}/{repo}/resolve/main/{path}` gives
+the size, the hash and the address of the bytes (a large file redirects to the hub's file store),
+then a GET streams them in 1 MiB reads: a progress callback sees bytes and files, a cancel hook
+runs between reads, and each file is written under a hidden `.part` name in its own folder,
+checked (size, and the hub's sha256 or git hash), fsync'ed and renamed into place, so a stopped
+download never leaves a file that looks complete. Only the repositories and file names of
+`MODEL_FILES` are ever requested (plus the redirect the hub itself gives). huggingface_hub is not
+used for this: besides the file, version 2.4 also fetches `{endpoint}/api/agent-harnesses`
+whenever it builds its headers; HF_ENDPOINT, HF_HUB_OFFLINE and the proxy variables are honoured
+all the same.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
-from urllib.parse import urlparse
+from urllib.parse import quote, urljoin, urlparse
 
 from ..partfiles import discard, part_path, release
 from ..nets.checkpoint import (AUDIO_TOWER_NAME, AUDIO_TOWER_PREFIX, EMOTION_PREFIX, EMOTION_TOWER_NAME,
@@ -36,8 +49,24 @@ OFFICIAL_DRIVE = "https://drive.google.com/file/d/1rvWuM12cyvNvBQNCLmG4Fr2L1rpjQ
 PARTS = ("float", "audio", "emotion")
 CHECKPOINT_NAMES = ("float.safetensors", "FLOAT.safetensors", "float.pth")  # searched in this order
 CONNECT_TIMEOUT = 5.0  # seconds to reach the hub before giving up and printing the manual steps
+READ_TIMEOUT = 60.0  # seconds without a byte before a download is given up
+CHUNK = 1 << 20  # bytes per read: the cancel hook and the progress callback run this often
+REVISION = "main"
 
-ProgressCallback = Callable[[int, int, str], None]  # (files done, files in all, what is happening)
+
+@dataclass
+class DownloadProgress:
+    """Where a download stands, handed to the progress callback after every read and every file."""
+
+    files_done: int
+    files_total: int
+    bytes_done: int
+    bytes_total: int  # sum of the sizes the hub announced (0 while unknown)
+    current: str  # "repo/path" being fetched, or what happens now ("checking that the files load")
+
+
+ProgressCallback = Callable[[DownloadProgress], None]
+CancelHook = Callable[[], None]  # raises (any exception or BaseException) to stop the download
 
 
 @dataclass(frozen=True)
@@ -89,7 +118,14 @@ class ModelsMissing(RuntimeError):
 
 
 class DownloadError(RuntimeError):
-    """A download that could not be done; the message holds the manual steps."""
+    """A download that could not be done. str(): the reason and the manual steps (for the command
+    line); `one_line`: the reason and each URL -> path to fetch by hand (for a node's error)."""
+
+    def __init__(self, reason: str, dest: str | Path | None = None, parts: Iterable[str] = PARTS):
+        parts = list(parts)
+        self.reason = reason
+        self.one_line = reason if dest is None else f"{reason}. {fetch_by_hand(dest, parts)}"
+        super().__init__(reason if dest is None else f"{reason}.\n" + manual_steps(dest, parts))
 
 
 # ----------------------------------------------------------------------------- finding models
@@ -187,7 +223,7 @@ def manual_steps(dest: str | Path, parts: Iterable[str] = PARTS) -> str:
              f"    hf download {MIRROR_REPO} {' '.join(f.mirror_file for f in files)} --local-dir {dest}",
              "", "or by hand, from a browser (put each file exactly there):"]
     for f in files:
-        url = f"https://huggingface.co/{MIRROR_REPO}/resolve/main/{f.mirror_file}"
+        url = file_url(MIRROR_REPO, f.mirror_file)
         lines.append(f"    {dest / f.target}   ({f.size})\n        <- {url}")
     lines.append("")
     if "float" in parts:
@@ -199,6 +235,19 @@ def manual_steps(dest: str | Path, parts: Iterable[str] = PARTS) -> str:
                          f"(files config.json, preprocessor_config.json and the weights).")
     lines.append(f"A unified FLOAT.safetensors (HuggingFace {UNIFIED_REPO}) in the same folder replaces all three.")
     return "\n".join(lines)
+
+
+def file_url(repo: str, name: str) -> str:
+    """The hub address of one file of the table (HF_ENDPOINT, if set, replaces huggingface.co)."""
+    return f"{_endpoint()}/{repo}/resolve/{REVISION}/{quote(name)}"
+
+
+def fetch_by_hand(dest: str | Path, parts: Iterable[str] = PARTS) -> str:
+    """One line: each file to fetch by hand, URL -> where it goes."""
+    dest = Path(dest).resolve()
+    files = [f for f in MODEL_FILES if f.part in set(parts)]
+    return "Fetch by hand: " + "; ".join(f"{file_url(MIRROR_REPO, f.mirror_file)} -> {dest / f.target}"
+                                         for f in files)
 
 
 # ----------------------------------------------------------------------------- checking
@@ -227,16 +276,6 @@ def verify_models(dest: str | Path, parts: Iterable[str] = PARTS) -> list[str]:
     return problems
 
 
-def _size_problems(dest: Path, files: Iterable[ModelFile]) -> list[str]:
-    problems = []
-    for f in files:
-        path = dest / f.target
-        if path.is_file() and path.stat().st_size < f.min_bytes:
-            problems.append(f"{path}: only {path.stat().st_size:,} bytes, expected about {f.size}: the download "
-                            "is incomplete; delete the file and download it again")
-    return problems
-
-
 # ----------------------------------------------------------------------------- downloading
 
 def _present(dest: Path, f: ModelFile) -> bool:
@@ -244,16 +283,8 @@ def _present(dest: Path, f: ModelFile) -> bool:
     return path.is_file() and path.stat().st_size >= f.min_bytes
 
 
-def _hub():
-    try:
-        import huggingface_hub
-    except ImportError:
-        return None
-    return huggingface_hub
-
-
 def _endpoint() -> str:
-    return os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
 
 
 def check_connection(timeout: float = CONNECT_TIMEOUT) -> str | None:
@@ -273,15 +304,17 @@ def check_connection(timeout: float = CONNECT_TIMEOUT) -> str | None:
 
 def download_models(dest: str | Path | None = None, which: Iterable[str] = PARTS, source: str = "mirror",
                     progress: ProgressCallback | None = None, convert: bool = False,
-                    verify: bool = True) -> list[Path]:
+                    verify: bool = True, cancel: CancelHook | None = None) -> list[Path]:
     """Fetch the missing files of `which` ("float", "audio", "emotion") into `dest`
     (default: `default_models_dir()`), only the formats FloatKit reads.
 
     source: "mirror" (everything from yuvraj108c/float) or "original" (the two towers from
     facebook/... and r-f/...; float.pth has no original on HuggingFace, so it still comes
-    from the mirror). Files already there are kept. Then sizes are checked and, with
-    verify, everything is loaded through float_models.nets.checkpoint; with convert,
-    float.safetensors is written next to float.pth. Returns the files fetched.
+    from the mirror). Files already there (and not smaller than the table's floor) are kept.
+    progress gets a DownloadProgress after every read; cancel is called between reads and
+    stops everything by raising (the file being fetched is removed; finished files stay).
+    Then, with verify, everything is loaded through float_models.nets.checkpoint; with
+    convert, float.safetensors is written next to float.pth. Returns the files fetched.
     Raises DownloadError (with the manual steps) when it cannot download.
     """
     dest = Path(dest) if dest is not None else default_models_dir()
@@ -291,17 +324,14 @@ def download_models(dest: str | Path | None = None, which: Iterable[str] = PARTS
         raise ValueError(f"unknown model set(s) {sorted(unknown)}: choose among {', '.join(PARTS)}")
     if source not in ("mirror", "original"):
         raise ValueError(f"source must be 'mirror' or 'original', got {source!r}")
-    files = [f for f in MODEL_FILES if f.part in which]
-    todo = [f for f in files if not _present(dest, f)]
-    report = progress or (lambda done, total, what: None)
-    fetched = []
-    if todo:
-        fetched = _fetch(dest, todo, source, report, which)
-    problems = _size_problems(dest, files)
-    if problems:
-        raise DownloadError("\n".join(problems))
+    # A folder's config.json (what marks it as a model folder) comes after its other files: a stopped
+    # download never leaves a folder that looks whole.
+    todo = sorted((f for f in MODEL_FILES if f.part in which and not _present(dest, f)),
+                  key=lambda f: (PARTS.index(f.part), Path(f.target).name == "config.json"))
+    report = progress or (lambda state: None)
+    fetched = _fetch(dest, todo, source, report, which, cancel or (lambda: None)) if todo else []
     if verify:
-        report(len(todo), len(todo), "checking that the files load")
+        report(DownloadProgress(len(todo), len(todo), 0, 0, "checking that the files load"))
         problems = verify_models(dest, which)
         if problems:
             raise DownloadError("the model files do not load:\n" + "\n".join(problems) +
@@ -309,35 +339,176 @@ def download_models(dest: str | Path | None = None, which: Iterable[str] = PARTS
     if convert and "float" in which:
         target = dest / "float.safetensors"
         if not target.is_file():
-            report(len(todo), len(todo), f"converting to {target.name}")
+            report(DownloadProgress(len(todo), len(todo), 0, 0, f"converting to {target.name}"))
             convert_checkpoint(dest / "float.pth", target)
     return fetched
 
 
+@dataclass(frozen=True)
+class _Remote:
+    """One file as the hub describes it (HEAD): where to GET it, its size and its hash."""
+
+    file: ModelFile
+    label: str  # repo/path, for people
+    target: Path
+    url: str
+    size: int | None
+    etag: str | None
+
+
 def _fetch(dest: Path, todo: list[ModelFile], source: str, report: ProgressCallback,
-           which: list[str]) -> list[Path]:
-    hub = _hub()
-    if hub is None:
-        raise DownloadError("downloading needs huggingface_hub, which is not installed: "
-                            "`pip install huggingface_hub`, then run this again.\n" + manual_steps(dest, which))
+           which: list[str], cancel: CancelHook) -> list[Path]:
     reason = check_connection()
     if reason:
-        raise DownloadError(f"cannot download the models: {reason}.\n" + manual_steps(dest, which))
-    dest.mkdir(parents=True, exist_ok=True)
+        raise DownloadError(f"cannot download the models: {reason}", dest, which)
+    remotes = [_describe(dest, f, source, which) for f in todo]
+    state = DownloadProgress(0, len(remotes), 0, sum(r.size or 0 for r in remotes), "")
     fetched = []
-    for i, f in enumerate(todo):
-        repo, name, local = MIRROR_REPO, f.mirror_file, dest
-        if source == "original" and f.original is not None:
-            (repo, name), local = f.original, dest / Path(f.target).parent
-        report(i, len(todo), f"{repo}/{name} ({f.size})")
-        try:
-            got = hub.hf_hub_download(repo_id=repo, filename=name, local_dir=str(local), etag_timeout=CONNECT_TIMEOUT)
-        except Exception as err:  # noqa: BLE001 - network, HTTP and disk errors all end the same way
-            first = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
-            raise DownloadError(f"downloading {repo}/{name} failed: {first}\n" + manual_steps(dest, which)) from None
-        fetched.append(Path(got))
-    report(len(todo), len(todo), "downloaded")
+    for remote in remotes:
+        state.current = f"{remote.label} ({_size(remote.size) if remote.size is not None else remote.file.size})"
+        report(state)
+        fetched.append(_stream(remote, state, report, cancel, dest, which))
+        state.files_done += 1
+    state.current = "downloaded"
+    report(state)
     return fetched
+
+
+def _describe(dest: Path, f: ModelFile, source: str, which: list[str]) -> _Remote:
+    """Ask the hub (a HEAD request) for the file's size, hash and the address of its bytes."""
+    repo, name = MIRROR_REPO, f.mirror_file
+    if source == "original" and f.original is not None:
+        repo, name = f.original
+    try:
+        url, size, etag = _head(file_url(repo, name))
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        raise DownloadError(f"asking the hub for {repo}/{name} failed: {_first_line(err)}", dest, which) from None
+    return _Remote(f, f"{repo}/{name}", dest / f.target, url, size, etag)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # noqa: ANN002, ANN003 - urllib's signature
+        return None  # the redirect's own headers carry the size and hash of a large file
+
+
+_HEADERS = {"Accept-Encoding": "identity", "User-Agent": "FloatKit-download"}
+_REDIRECTS = (301, 302, 303, 307, 308)
+
+
+def _head(url: str) -> tuple[str, int | None, str | None]:
+    """(address of the bytes, size, hash) as the hub announces them. A large file answers 302 to
+    its file store with X-Linked-Size and X-Linked-Etag; a renamed repository answers a relative
+    redirect, which is followed (at most 5)."""
+    opener = urllib.request.build_opener(_NoRedirect)
+    for _ in range(5):
+        try:
+            with opener.open(urllib.request.Request(url, method="HEAD", headers=_HEADERS),
+                             timeout=CONNECT_TIMEOUT) as response:
+                headers, location = response.headers, url
+        except urllib.error.HTTPError as err:
+            if err.code not in _REDIRECTS or not err.headers.get("Location"):
+                raise
+            headers, location = err.headers, err.headers["Location"]
+            if location.startswith("/"):  # the hub's own rename: ask again there
+                url = urljoin(url, location)
+                continue
+        size = headers.get("X-Linked-Size") or (headers.get("Content-Length") if location == url else None)
+        etag = headers.get("X-Linked-Etag") or headers.get("ETag")
+        return location, int(size) if size else None, _etag(etag)
+    raise ValueError("too many redirects")
+
+
+def _etag(value: str | None) -> str | None:
+    return value.removeprefix("W/").strip('"') if value else None
+
+
+def _size(n: int) -> str:
+    """Bytes for people, as the table writes them: 1.27 GB, 378 MB, 2 kB."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}" if unit == "GB" else f"{n / scale:.0f} {unit}"
+    return f"{n} B"
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:300] if text else type(err).__name__
+
+
+def _stream(remote: _Remote, state: DownloadProgress, report: ProgressCallback, cancel: CancelHook,
+            dest: Path, which: list[str]) -> Path:
+    """GET one file into a hidden .part beside its target, check it, fsync, rename into place.
+    Whatever stops it (an error, the cancel hook, Ctrl-C) removes the .part."""
+    remote.target.parent.mkdir(parents=True, exist_ok=True)
+    part = part_path(remote.target)
+    start = state.bytes_done
+    try:
+        digest = _hasher(remote.etag, remote.size)
+        request = urllib.request.Request(remote.url, headers={"Accept-Encoding": "identity",
+                                                              "User-Agent": "FloatKit-download"})
+        try:
+            with urllib.request.urlopen(request, timeout=READ_TIMEOUT) as response, open(part, "wb") as out:
+                while True:
+                    cancel()
+                    chunk = response.read(CHUNK)
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    if digest is not None:
+                        digest.update(chunk)
+                    state.bytes_done += len(chunk)
+                    report(state)
+                out.flush()
+                os.fsync(out.fileno())
+        except (urllib.error.URLError, OSError) as err:  # HTTPError is a URLError; timeouts are OSErrors
+            raise DownloadError(f"downloading {remote.label} failed: {_first_line(err)}", dest, which) from None
+        _check(remote, state.bytes_done - start, digest, dest, which)
+        os.replace(part, remote.target)
+        release(part)
+    except BaseException:
+        discard(part)
+        raise
+    _fsync_dir(remote.target.parent)
+    return remote.target
+
+
+def _hasher(etag: str | None, size: int | None):
+    """The hub's ETag is the sha256 of an LFS file, or the git blob hash (sha1 of "blob <size>\\0" + bytes)."""
+    if etag and len(etag) == 64 and all(c in "0123456789abcdef" for c in etag.lower()):
+        return hashlib.sha256()
+    if etag and size is not None and len(etag) == 40 and all(c in "0123456789abcdef" for c in etag.lower()):
+        digest = hashlib.sha1()
+        digest.update(b"blob %d\0" % size)
+        return digest
+    return None
+
+
+def _check(remote: _Remote, got: int, digest, dest: Path, which: list[str]) -> None:
+    """The announced size and hash must match; without an announced size, the table's floor."""
+    problem = None
+    if remote.size is not None and got != remote.size:
+        problem = f"got {got:,} bytes of {remote.size:,}"
+    elif remote.size is None and got < remote.file.min_bytes:
+        problem = f"got only {got:,} bytes, expected about {remote.file.size}"
+    elif digest is not None and digest.hexdigest() != remote.etag.lower():
+        problem = f"its hash {digest.hexdigest()} is not the hub's {remote.etag}"
+    if problem:
+        raise DownloadError(f"downloading {remote.label} failed: {problem}; nothing was kept, run it again",
+                            dest, which)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable (POSIX; a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 # ----------------------------------------------------------------------------- converting
