@@ -7,7 +7,7 @@
 For each dtype the networks are converted and run directly (the library's CPU rule, which
 loads fp32, is bypassed on purpose: this measures what the rounding does, and the CPU's
 rounding of each operation is the GPU's). Columns:
-* warp PSNR: the astronaut (examples/portrait.png) warped by a gentle flow (1-5 px shift,
+* warp PSNR: the astronaut (assets/portrait.png) warped by a gentle flow (1-5 px shift,
   0.5 degree rotation) with the library's warp, as the decoder runs it at that dtype (image and
   result in the dtype, flow chain and sampling in fp32), against fp32. For scale, the same warp
   with its grid rounded to the dtype (the decoder before the fp32 warp).
@@ -50,7 +50,7 @@ def psnr(a: torch.Tensor, b: torch.Tensor, peak: float = 1.0) -> float:
 def astronaut(size: int) -> torch.Tensor:
     import cv2
 
-    image = cv2.imread(str(ROOT / "examples" / "portrait.png"), cv2.IMREAD_COLOR)[:, :, ::-1].copy()
+    image = cv2.imread(str(ROOT / "assets" / "portrait.png"), cv2.IMREAD_COLOR)[:, :, ::-1].copy()
     image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA) if size != image.shape[0] else image
     return torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
 

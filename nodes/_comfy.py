@@ -159,6 +159,11 @@ class _Holder(torch.nn.Module):
 
 
 def patchers(networks: dict[str, torch.nn.Module], load: torch.device, offload: torch.device) -> dict:
+    # The plain ModelPatcher on purpose, not the newest ComfyUI's dynamic one (ModelPatcherDynamic,
+    # "Dynamic VRAM", on by default on NVIDIA): that one streams the weights of ComfyUI's cast layers
+    # in and out per layer while a model runs, but the sampler replays a captured CUDA graph
+    # (float_models/sampling.py), which holds the addresses the weights had at capture. Our networks are
+    # ordinary nn.Modules, so the plain patcher loads each one whole and its weights stay put.
     return {name: comfy.model_patcher.ModelPatcher(_Holder(net), load_device=load, offload_device=offload)
             for name, net in networks.items()}
 

@@ -38,7 +38,7 @@ def models(tiny_files, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def short_speech(tmp_path_factory) -> Path:
-    data, rate = soundfile.read(str(ROOT / "examples" / "speech.wav"), dtype="float32")
+    data, rate = soundfile.read(str(ROOT / "assets" / "speech.wav"), dtype="float32")
     path = tmp_path_factory.mktemp("audio") / "hello.wav"
     soundfile.write(str(path), data[:SPEECH_SAMPLES], rate)
     return path
@@ -96,7 +96,7 @@ def test_bad_inputs_are_one_line_and_exit_2(models, short_speech, tmp_path, caps
         code = cli.main(["render", "--models", str(models), "-o", str(tmp_path / "x.mp4"), *extra])
         err = capsys.readouterr().err.strip()
         assert code == cli.EXIT_INPUT and err.startswith("error: ") and "\n" not in err and "Traceback" not in err
-    (tmp_path / "blank.png").write_bytes((ROOT / "examples" / "portrait.png").read_bytes()[:100])
+    (tmp_path / "blank.png").write_bytes((ROOT / "assets" / "portrait.png").read_bytes()[:100])
     code = cli.main(["render", "--models", str(models), "--image", str(tmp_path / "blank.png"),
                      "--audio", str(short_speech)])
     assert code == cli.EXIT_INPUT and "cannot be read as an image" in capsys.readouterr().err

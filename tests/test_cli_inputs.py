@@ -108,7 +108,7 @@ def test_output_onto_the_audio_or_image_is_refused_and_the_input_kept(models, sh
     speech = tmp_path / "me.wav"
     speech.write_bytes(short_speech.read_bytes())
     image = tmp_path / "me.png"
-    image.write_bytes((ROOT / "examples" / "portrait.png").read_bytes())
+    image.write_bytes((ROOT / "assets" / "portrait.png").read_bytes())
     os.link(speech, tmp_path / "alias.mp4")  # a hard link to the speech, with a video's name
     before = speech.read_bytes(), image.read_bytes()
     for output in (speech, image, tmp_path / "alias.mp4"):

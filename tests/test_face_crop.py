@@ -15,7 +15,7 @@ from float_models.app.face_crop import (
     CropBox, DetectorUnavailableError, FaceBox, HaarFaceDetector, NoFaceError, apply_crop, as_rgb_image,
     crop_box_for_face, crop_portrait, detect_faces)
 
-PORTRAIT = Path(__file__).resolve().parents[1] / "examples" / "portrait.png"
+PORTRAIT = Path(__file__).resolve().parents[1] / "assets" / "portrait.png"
 
 
 @pytest.fixture(scope="module")

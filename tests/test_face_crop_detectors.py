@@ -18,7 +18,7 @@ from float_models.app.face_crop import (
     CENTERFACE_MODEL, CenterFaceDetector, CropBox, DetectorUnavailableError, FaceBox, HaarFaceDetector,
     crop_portrait, detect_faces)
 
-PORTRAIT = Path(__file__).resolve().parents[1] / "examples" / "portrait.png"
+PORTRAIT = Path(__file__).resolve().parents[1] / "assets" / "portrait.png"
 HAS_HAAR = hasattr(cv2, "CascadeClassifier") and hasattr(getattr(cv2, "data", None), "haarcascades")
 
 
@@ -55,7 +55,7 @@ def test_crop_boxes_are_pinned_for_every_opencv(portrait):
 
 def test_crops_stay_as_the_haar_detector_made_them(portrait):
     # The Haar detector (OpenCV 4) was fitted to the official crop; the example portrait was made with it
-    # at left 5, top 0, side 514 (see examples/README.md: the portrait is its own crop, re-detected).
+    # at left 5, top 0, side 514 (see assets/README.md: the portrait is its own crop, re-detected).
     # The fit keeps sides within 6% of Haar's and centres within 3% of the side.
     _, box, _ = crop_portrait(portrait)
     assert abs(box.size / 514 - 1) <= 0.06

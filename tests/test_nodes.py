@@ -133,7 +133,13 @@ def core_nodes(inputs: dict, saved: list, require_audio: bool = True) -> dict:
                                      io.Combo.Input("codec", options=["auto", "h264"])])
 
         @classmethod
-        def execute(cls, video, filename_prefix, format, codec):
+        def execute(cls, video, filename_prefix, format, codec=None):
+            # The newest Save Video takes `format` as a nested choice ({"format": "mp4", "codec": {...}}) and
+            # keeps `codec` as a hidden, optional input for saved workflows; 0.3.64 takes two plain strings.
+            nested = format if isinstance(format, dict) else {"format": format}
+            chosen = nested.get("codec") or codec or "auto"
+            chosen = chosen["codec"] if isinstance(chosen, dict) else chosen
+            assert nested["format"] in ("auto", "mp4") and chosen in ("auto", "h264")
             saved.append(video)
             return io.NodeOutput()
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -39,3 +41,24 @@ def test_dependencies_match_requirements_and_are_all_imported():
         module = IMPORT_NAMES.get(name, name)
         assert re.search(rf"^\s*(import|from) {module}\b", sources, re.M), f"{name} is declared but never imported"
 
+
+
+def _ignored(path: str, patterns: list[str]) -> bool:
+    """The two .comfyignore forms used (comfy-cli matches them as gitignore does): "folder/" and a glob."""
+    return any(path.startswith(p) if p.endswith("/") else fnmatch.fnmatch(path, p) for p in patterns)
+
+
+def test_the_registry_zip_ships_the_nodes_and_leaves_development_files_out():
+    lines = (ROOT / ".comfyignore").read_text().splitlines()
+    patterns = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    assert all(not any(c in p for c in "!\\[") and "**" not in p for p in patterns), "keep to the simple forms"
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    shipped = [p for p in tracked if not _ignored(p, patterns)]
+    for folder in ("tests/", "bench/", "tools/", ".ci/"):
+        assert not [p for p in shipped if p.startswith(folder)], f"{folder} would ship"
+    needed = ["__init__.py", "pyproject.toml", "requirements.txt", "LICENSE", "README.md", "assets/portrait.png",
+              "assets/speech.wav", "assets/driving.mp4", "workflows/floatkit_basic.json", "workflows/floatkit_basic.jpg"]
+    needed += [p for p in tracked if p.startswith(("nodes/", "float_models/", "web/"))]
+    assert not [p for p in needed if p not in shipped]
+    dev_import = re.compile(r"^\s*(from|import)\s+(tests|tools|bench|tiny_weights|comfy_stubs|workflow_graph)\b", re.M)
+    assert not [p for p in shipped if p.endswith(".py") and dev_import.search((ROOT / p).read_text())]

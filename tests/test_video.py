@@ -14,7 +14,7 @@ import torch
 
 from float_models.app.video import MediaError, VideoWriter, frames_to_uint8, read_audio, read_image, to_uint8_frames
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 
 def probe(path: Path) -> dict:
@@ -145,15 +145,15 @@ def test_to_uint8_frames_round_trips_uint8_through_float():
 
 
 def test_read_audio_and_image(tmp_path):
-    wave, rate = read_audio(EXAMPLES / "speech.wav")
+    wave, rate = read_audio(ASSETS / "speech.wav")
     assert wave.dtype == np.float32 and wave.shape[0] == 1 and rate == 16000
-    assert wave.shape[1] == soundfile.info(str(EXAMPLES / "speech.wav")).frames
+    assert wave.shape[1] == soundfile.info(str(ASSETS / "speech.wav")).frames
     # A compressed format goes through PyAV: the AAC track of a file we write.
     with VideoWriter(tmp_path / "v.mp4", 25, 32, 32, audio=(tone(1.0, 44100, 2), 44100)) as video:
         video.write(ramp_frames(25, 32, 32))
     back, back_rate = read_audio(tmp_path / "v.mp4")
     assert back.shape[0] == 2 and back_rate == 44100 and abs(back.shape[1] - 44100) <= 1024
-    image = read_image(EXAMPLES / "portrait.png")
+    image = read_image(ASSETS / "portrait.png")
     assert image.shape == (512, 512, 3) and image.dtype == np.uint8
     with pytest.raises(MediaError, match="no such"):
         read_audio(tmp_path / "missing.wav")

@@ -157,6 +157,38 @@ def test_cancel_mid_way_and_errors_leave_no_file(pack, inputs, made, monkeypatch
     assert _temp_files() == before
 
 
+@pytest.mark.parametrize("base", [BaseException, Exception], ids=["newest", "0.3.64"])
+@pytest.mark.parametrize("node", ["FloatKitRenderVideo", "FloatKitAnimateToVideo"])
+def test_cancel_while_a_writer_is_mid_file_leaves_no_file_with_either_interrupt(pack, inputs, made, monkeypatch,
+                                                                                 node, base):
+    """The newest ComfyUI raises Cancel as a BaseException, 0.3.64 as an Exception: the pack's `except`
+    clauses must pass either through unchanged (ComfyUI tells Cancel by its type) and drop the part file."""
+    import comfy.model_management as mm
+    from comfyui_floatkit.float_models.app import video
+
+    interrupt = type("InterruptProcessingException", (base,), {})
+    monkeypatch.setattr(mm, "InterruptProcessingException", interrupt)
+    write = video.VideoWriter.write
+
+    def write_then_cancel(self, frames):
+        write(self, frames)
+        mm.interrupt_current_processing(True)  # the user presses Cancel once the file has frames
+
+    monkeypatch.setattr(video.VideoWriter, "write", write_then_cancel)
+    before = _temp_files()
+    args = {"FloatKitRenderVideo": (_pipe(), made["identity"], made["motion"]),
+            "FloatKitAnimateToVideo": (_pipe(), inputs["image"], inputs["audio"])}[node]
+    kwargs = {"FloatKitRenderVideo": dict(crf=18, batch_size=1),
+              "FloatKitAnimateToVideo": dict(emotion="neutral", face_crop=False, paste_back=False, crf=18,
+                                             batch_size=1, a_cfg_scale=2.0, e_cfg_scale=1.0, r_cfg_scale=1.0,
+                                             nfe=2, solver="euler", seed=15)}[node]
+    with pytest.raises(interrupt) as caught:
+        pack.NODE_CLASS_MAPPINGS[node].execute(*args, **kwargs)
+    assert type(caught.value) is interrupt and not str(caught.value)  # not renamed into an error message
+    assert _temp_files() == before
+    mm.interrupt_current_processing(False)
+
+
 def test_paste_back_on_the_streaming_path_matches_the_paste_back_node(pack, made, written):
     from comfyui_floatkit.float_models.app.face_crop import CropBox
 

@@ -120,11 +120,11 @@ def test_every_node_type_is_registered_by_the_pack_or_core(path, pack_types):
 
 
 @pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
-def test_named_media_ship_with_the_examples(path):
-    """A workflow opened as shipped names only inputs the examples folder holds (copied into input/)."""
+def test_named_media_ship_in_assets(path):
+    """A workflow opened as shipped names only inputs the assets folder holds (copied into input/)."""
     values = {(n["type"], n["widgets_values"][0]) for n in load(path)["nodes"]
               if n["type"] in ("LoadImage", "LoadAudio", "LoadVideo")}
-    assert all((ROOT / "examples" / name).is_file() for _, name in values), values
+    assert all((ROOT / "assets" / name).is_file() for _, name in values), values
     loads = [n for n in load(path)["nodes"] if n["type"] == "FloatKitLoadMotion"]
     assert all(n["widgets_values"][0] == "(latest saved motion)" for n in loads)
 

@@ -78,8 +78,8 @@ VIDEO_NOTE = base.note(
     "motion generated from speech. Load Video + Get Video Components give the frames (crop the driving face "
     "like the portrait, square). Motion From Video reads each frame's pose with FLOAT's motion encoder; "
     "'relative' keeps the portrait's own pose and adds the video's changes. The video's sound is reused.",
-    "Inputs: portrait.png and driving.mp4 come with the pack, in custom_nodes/<this pack>/examples: copy them "
-    "into ComfyUI/input. driving.mp4 is made by examples/make_driving.py: the same portrait with a gentle "
+    "Inputs: portrait.png and driving.mp4 come with the pack, in custom_nodes/<this pack>/assets: copy them "
+    "into ComfyUI/input. driving.mp4 is made by assets/make_driving.py: the same portrait with a gentle "
     "synthetic head motion and the example speech as its sound; any talking-head clip works.",
     MODELS, LICENCE)
 SAVE_LOAD_NOTE = base.note(
@@ -100,7 +100,7 @@ PASTE_NOTE = base.note(
     "finds the face and cuts the square FLOAT needs (and remembers where, as a crop box). After sampling and "
     "decoding, Paste Back scales each frame to the crop's size and blends it into the original photo with a "
     "16-pixel soft edge. Outside the crop the photo is unchanged.",
-    "Inputs: speech.wav comes with the pack, in custom_nodes/<this pack>/examples: copy it into ComfyUI/input. "
+    "Inputs: speech.wav comes with the pack, in custom_nodes/<this pack>/assets: copy it into ComfyUI/input. "
     "The shipped portrait.png is already a close face crop, so little photo is left around the face; a "
     "wider photo of your own with one face shows the effect better.", MODELS, LICENCE)
 

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-WORKFLOWS, EXAMPLES = ROOT / "workflows", ROOT / "examples"
+WORKFLOWS, ASSETS = ROOT / "workflows", ROOT / "assets"
 W, H = 480, 270
 BACKGROUND, TEXT, WIRE = (37, 34, 32), (240, 240, 240), (74, 176, 232)  # BGR
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -38,9 +38,9 @@ def _bgr(colour: str) -> tuple[int, int, int]:
 
 
 def _portrait(video: bool) -> np.ndarray:
-    image = cv2.imread(str(EXAMPLES / "portrait.png"))
-    if video and (EXAMPLES / "driving.mp4").exists():
-        capture = cv2.VideoCapture(str(EXAMPLES / "driving.mp4"))
+    image = cv2.imread(str(ASSETS / "portrait.png"))
+    if video and (ASSETS / "driving.mp4").exists():
+        capture = cv2.VideoCapture(str(ASSETS / "driving.mp4"))
         capture.set(cv2.CAP_PROP_POS_FRAMES, 30)
         ok, frame = capture.read()
         capture.release()

@@ -15,7 +15,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from workflow_graph import OUT, Node, build, write  # noqa: E402
+from workflow_graph import OUT, ROOT, Node, build, write  # noqa: E402
+
+sys.path.insert(0, str(ROOT))
+from float_models.app.download import AUDIO_TOWER_NAME, EMOTION_TOWER_NAME, MIRROR_REPO, MODEL_FILES  # noqa: E402
 
 # download "if missing": a first run on an empty models/float fetches the three sets (the node's own
 # default stays "never", so graphs people build, and workflows saved before, never download unasked).
@@ -23,12 +26,34 @@ LOADER = {"checkpoint": "float.pth", "audio_encoder": "wav2vec2-base-960h",
           "emotion_encoder": "wav2vec-english-speech-emotion-recognition", "download": "if missing"}
 SAMPLER = {"a_cfg_scale": 2.0, "e_cfg_scale": 1.0, "r_cfg_scale": 1.0, "nfe": 10, "solver": "euler", "seed": 15}
 LICENCE = "FLOAT is licensed CC BY-NC-ND 4.0 by its authors: non-commercial use only."
+# Why the folders are in the Note and not in the loader's model list: see loader_models().
+FOLDERS = (f"Newer ComfyUI frontends name float.pth with its download link when it is missing; their list takes "
+           f"single files only, so {AUDIO_TOWER_NAME}/ and {EMOTION_TOWER_NAME}/ are not on it: the loader's "
+           f"download fetches them, or take them by hand from the same repository.")
 MODELS = ("Models: on the first run Load FLOAT Models (download: if missing) fetches float.pth, "
           "wav2vec2-base-960h/ and wav2vec-english-speech-emotion-recognition/ into ComfyUI/models/float "
           "(2.5 GB from HuggingFace yuvraj108c/float, progress on the node, Cancel keeps no partial file). Or put "
-          "them there yourself, or FLOAT.safetensors (set-soft/float) with '(inside checkpoint)' for both folders.")
-INPUTS = ("Inputs: portrait.png and speech.wav come with the pack, in custom_nodes/<this pack>/examples: copy "
+          "them there yourself, or FLOAT.safetensors (set-soft/float) with '(inside checkpoint)' for both folders. "
+          + FOLDERS)
+INPUTS = ("Inputs: portrait.png and speech.wav come with the pack, in custom_nodes/<this pack>/assets: copy "
           "them into ComfyUI/input (or pick your own photo and speech in the loaders).")
+
+
+def model_url(file) -> str:
+    """Where the browser fetches one MODEL_FILES entry: the mirror holding all three sets."""
+    return f"https://huggingface.co/{MIRROR_REPO}/resolve/main/{file.mirror_file}"
+
+
+def loader_models() -> list[dict[str, str]]:
+    """Load FLOAT Models' `properties.models`, in the form core templates use ({name, url, directory}).
+
+    The frontend (1.58) matches an entry to a widget value by name and offers its URL in the
+    missing-models dialog; only values that look like model files (.pth, .safetensors, ...) are checked.
+    A wav2vec2 folder is a widget value naming a folder of three files, which that format cannot
+    describe: the Note names them instead (FOLDERS)."""
+    folder = LOADER["checkpoint"]
+    return [{"name": f.target, "url": model_url(f), "directory": "float"}
+            for f in MODEL_FILES if f.target == folder]
 
 
 def note(*parts: str) -> Node:
@@ -39,7 +64,8 @@ def sources() -> list[Node]:
     """Load Image (2), Load Audio (3), Load FLOAT Models (4), in the "inputs" group."""
     return [Node(2, "LoadImage", {"image": "portrait.png"}, group="inputs"),
             Node(3, "LoadAudio", {"audio": "speech.wav"}, group="inputs"),
-            Node(4, "FloatKitLoadModels", LOADER, group="inputs")]
+            Node(4, "FloatKitLoadModels", LOADER, group="inputs",
+                 properties={"models": loader_models()})]
 
 
 def video_out(column: int, first_id: int = 20) -> list[Node]:

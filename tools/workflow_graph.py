@@ -83,6 +83,7 @@ class Node:
     column: int | None = None
     group: str | None = None
     mode: int = 0
+    properties: dict[str, Any] = field(default_factory=dict)  # saved beside "Node name for S&R" (e.g. models)
 
 
 def _load_pack_defs() -> dict[str, NodeDef]:
@@ -294,7 +295,7 @@ def _node_dict(order: int, node: Node, pos: list[int], size: list[int], linked_w
                        **({"widget": {"name": name}} if widget else {})})
     outputs = [{"name": n, "type": t, "links": [], "slot_index": s} for s, (n, t) in enumerate(d.outputs)]
     out = {"id": node.id, "type": node.type, "pos": pos, "size": size, "flags": {}, "order": order,
-           "mode": node.mode, "inputs": inputs, "outputs": outputs, "properties": {"Node name for S&R": node.type},
+           "mode": node.mode, "inputs": inputs, "outputs": outputs, "properties": {"Node name for S&R": node.type, **node.properties},
            "widgets_values": widget_values(node.type, node.values)}
     if node.title:
         out["title"] = node.title

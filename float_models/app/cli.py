@@ -30,7 +30,7 @@ import warnings
 from pathlib import Path
 from typing import Callable, Sequence
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
 EXIT_INPUT, EXIT_MODELS, EXIT_DOWNLOAD, EXIT_INTERRUPTED = 2, 3, 4, 130
 VIDEO_SUFFIX = ".mp4"  # the container VideoWriter writes (H.264 + AAC)
 
@@ -106,10 +106,10 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("render", help="portrait + speech -> talking-portrait MP4",
                        description="Animate a portrait with a speech clip and write an MP4 with the speech in it.")
-    p.add_argument("--image", type=Path, default=EXAMPLES / "portrait.png",
-                   help="portrait with one face (PNG/JPEG; default: the bundled examples/portrait.png)")
-    p.add_argument("--audio", type=Path, default=EXAMPLES / "speech.wav",
-                   help="speech (wav, mp3, flac, m4a, ...; default: the bundled examples/speech.wav)")
+    p.add_argument("--image", type=Path, default=ASSETS / "portrait.png",
+                   help="portrait with one face (PNG/JPEG; default: the bundled assets/portrait.png)")
+    p.add_argument("--audio", type=Path, default=ASSETS / "speech.wav",
+                   help="speech (wav, mp3, flac, m4a, ...; default: the bundled assets/speech.wav)")
     p.add_argument("--crop", action=argparse.BooleanOptionalAction, default=True,
                    help="find the face and crop the official FLOAT square around it (default: on)")
     p.add_argument("--face", type=_face_choice, default="largest", metavar="largest|N",
@@ -151,8 +151,8 @@ def _check_render_args(args: argparse.Namespace) -> None:
     from ..settings import INTENSITY_RANGE, SettingError, check_number, check_sampling
 
     for name, path in (("--image", args.image), ("--audio", args.audio)):
-        hint = ("; the bundled examples are only in a source checkout: give your own " + name
-                if path.parent == EXAMPLES else "")
+        hint = ("; the bundled example inputs (assets/) are only in a source checkout: give your own " + name
+                if path.parent == ASSETS else "")
         _usable_file(name, path, hint)
     if args.checkpoint is not None:
         _usable_file("--checkpoint", args.checkpoint, "; give float.pth or float.safetensors, or use --models")

@@ -1,4 +1,4 @@
-"""Regenerate the bundled example inputs: examples/portrait.png and examples/speech.wav.
+"""Regenerate the bundled example inputs: assets/portrait.png and assets/speech.wav.
 
 Build-time only (the node pack does not need any of this at run time):
   * scikit-image, for its public-domain astronaut photograph (`pip install scikit-image`);
@@ -6,7 +6,7 @@ Build-time only (the node pack does not need any of this at run time):
   * espeak-ng, the speech synthesiser (`apt-get install espeak-ng`);
   * opencv-python-headless and soundfile, which the pack itself uses.
 
-Run from the repository root:  python examples/make_examples.py
+Run from the repository root:  python assets/make_examples.py
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
-"""Make examples/driving.mp4: the driving clip of workflows/floatkit_motion_from_video.json.
+"""Make assets/driving.mp4: the driving clip of workflows/floatkit_motion_from_video.json.
 
-The portrait (examples/portrait.png) with a gentle synthetic head motion: a slow nod, a turn-like sway
-and a slight lean, as small affine warps around the face, 25 fps, with examples/speech.wav as its sound.
+The portrait (assets/portrait.png) with a gentle synthetic head motion: a slow nod, a turn-like sway
+and a slight lean, as small affine warps around the face, 25 fps, with assets/speech.wav as its sound.
 Being made from the project's own public-domain portrait and speech, it carries no third-party rights.
 Needs only what the pack uses (numpy, opencv-python-headless, av). Run from the repository root:
 
-    python examples/make_driving.py
+    python assets/make_driving.py
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def frame_at(portrait: np.ndarray, t: float) -> np.ndarray:
 
 
 def speech() -> tuple[np.ndarray, int]:
-    """examples/speech.wav as float32 mono samples and its rate."""
+    """assets/speech.wav as float32 mono samples and its rate."""
     with av.open(str(HERE / "speech.wav")) as container:
         stream = container.streams.audio[0]
         chunks = [f.to_ndarray().reshape(-1) for f in container.decode(stream)]
