@@ -15,6 +15,9 @@ SEED_RANGE = (0, 2 ** 63 - 1)  # ComfyUI's seed widget range; torch seeds take 6
 NFE_RANGE = (2, 100)  # time points per window; 10 is official, 100 is already minutes per window
 CFG_RANGE = (0.0, 10.0)  # guidance scales on the command line and the node widgets (the library: any finite)
 INTENSITY_RANGE = (0.0, 2.0)  # the emotion vector's scale (one-hot label or speech probabilities)
+# Each value of an emotion vector (probability times intensity): NaN, infinities, 1e30 or negative
+# values render an all-black or garbled video without any error, so they are refused.
+EMOTION_RANGE = INTENSITY_RANGE
 MAX_FPS = 240.0  # frame rates of motion files and videos: 0 < fps <= 240
 
 
@@ -64,3 +67,18 @@ def check_fps(fps: float, what: str = "fps") -> float:
     if not math.isfinite(rate) or not 0 < rate <= MAX_FPS:
         raise SettingError(f"{what} {fps!r}: must be a finite frame rate above 0 and at most {MAX_FPS:g}")
     return rate
+
+
+def check_emotion_values(values, what: str = "emotion") -> None:
+    """Every value of an emotion tensor finite and within EMOTION_RANGE; else SettingError."""
+    import torch  # settings stays importable without torch for the range constants
+
+    values = torch.as_tensor(values)
+    if not values.numel():
+        return
+    low, high = EMOTION_RANGE
+    bad = ~torch.isfinite(values) | (values < low) | (values > high)
+    if bool(bad.any()):
+        first = float(values[bad].flatten()[0])
+        raise SettingError(f"{what} value {first:g}: every emotion value must be a finite number from {low:g} to "
+                           f"{high:g} (probabilities times an intensity of at most {high:g})")

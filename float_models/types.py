@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .settings import INTENSITY_RANGE, check_emotion_values, check_number
+
 
 @dataclass(frozen=True)
 class Identity:
@@ -65,6 +67,10 @@ class Emotion:
 
     probabilities: torch.Tensor
 
+    def __post_init__(self) -> None:
+        # NaN, infinite, absurd (1e30) or negative values render a black video and report success.
+        check_emotion_values(self.probabilities)
+
     @classmethod
     def of_label(cls, label: str, intensity: float = 1.0) -> "Emotion":
         """A chosen emotion (emotion redirection): the one-hot of `label` scaled by `intensity`, (1, 7)."""
@@ -73,8 +79,8 @@ class Emotion:
         return cls(emotion_label(label, intensity))
 
     def scaled(self, intensity: float) -> "Emotion":
-        """The same emotion, stronger (> 1) or subtler (< 1)."""
-        return Emotion(self.probabilities * intensity)
+        """The same emotion, stronger (> 1) or subtler (< 1); intensity within INTENSITY_RANGE."""
+        return Emotion(self.probabilities * check_number("emotion intensity", intensity, *INTENSITY_RANGE))
 
     @property
     def per_frame(self) -> bool:

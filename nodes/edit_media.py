@@ -25,7 +25,7 @@ def schedule_of(schedule: str, frames: int, fps: float, default: str = "neutral"
         raise ValueError("the base emotion is already per frame: connect an emotion for the whole clip "
                          "(Emotion from Speech or from Label) or leave base unconnected")
     fallback = base.probabilities if base is not None else emotion_vector(default)
-    return Emotion(schedule_from_text(schedule, frames, fps, fallback, crossfade))
+    return Emotion(schedule_from_text(schedule, frames, fps, fallback, crossfade, _comfy.stop_if_cancelled))
 
 
 class EmotionSchedule(io.ComfyNode):
