@@ -188,3 +188,75 @@ def test_any_schedule_text_gives_segments_or_one_line_value_error(text):
         assert torch.isfinite(seg.emotion).all() and seg.emotion.shape == (len(EMOTIONS),)
     built = build_schedule(segments, 30, 25.0, torch.zeros(7), crossfade=4)
     assert built.shape == (1, 30, 7) and torch.isfinite(built).all()
+
+
+# ----------------------------------------------------------------------------- directions
+
+from float_models.edit.latent import POLL_PARTS, parse_directions  # noqa: E402
+from float_models.edit.time import TRIM_UNITS, trim_span  # noqa: E402
+
+DIRECTIONS = 20
+
+
+@pytest.mark.parametrize("spec, expected", [
+    ("0, 3, 5-7", [0, 3, 5, 6, 7]), ("2-", list(range(2, 20))), ("-3", [0, 1, 2, 3]), ("19-", [19]),
+    ("7; 7, 6-7", [7, 6]), (" ", []),
+])
+def test_direction_ranges_read_like_schedule_ranges(spec, expected):
+    assert parse_directions(spec, DIRECTIONS) == expected
+
+
+@pytest.mark.parametrize("spec, reason", [
+    ("5-3", "runs backwards"), ("19-0", "runs backwards"), ("0--1", "cannot read"), ("-", "cannot read"),
+    ("20", "does not exist"), ("0-" + "9" * MEGABYTE, "does not exist"), ("٣", "cannot read"), ("1-2-3", "cannot read"),
+])
+def test_direction_specs_that_select_nothing_or_too_much_are_refused(spec, reason):
+    with pytest.raises(ValueError, match=reason) as err:
+        parse_directions(spec, DIRECTIONS)
+    assert len(str(err.value)) < 200
+
+
+def test_a_megabyte_of_directions_parses_within_a_second_and_polls_cancel():
+    text = ", ".join(str(i % DIRECTIONS) for i in range(MEGABYTE // 3))
+    assert _cpu_seconds(lambda: parse_directions(text, DIRECTIONS)) < PARSE_SECONDS
+    calls = []
+    parse_directions(text, DIRECTIONS, lambda: calls.append(1))
+    assert len(calls) >= (MEGABYTE // 3) // POLL_PARTS - 1
+
+
+@settings(max_examples=300, deadline=1000)
+@given(st.one_of(st.text(max_size=200), st.lists(st.sampled_from(["0", "5", "19", "20", "-", ",", ";", " ", "x",
+                                                                  "9" * 30, "٣"]), max_size=40).map("".join)))
+def test_any_direction_text_gives_indices_or_one_line_value_error(text):
+    try:
+        chosen = parse_directions(text, DIRECTIONS)
+    except ValueError as err:
+        assert "\n" not in str(err) and len(str(err)) < 400
+        return
+    assert all(isinstance(i, int) and 0 <= i < DIRECTIONS for i in chosen) and len(set(chosen)) == len(chosen)
+
+
+# ----------------------------------------------------------------------------- trim
+
+def test_trim_in_frames_with_fractions_is_refused_not_read_as_the_whole_clip():
+    with pytest.raises(ValueError, match="whole numbers"):
+        trim_span(100, 25.0, 0.5, 0.9, "frames")
+    assert trim_span(100, 25.0, 2, 5, "frames") == (2, 5)
+    assert trim_span(100, 25.0, 0, 0, "frames") == (0, 100)
+    assert trim_span(100, 25.0, 1, 2, "seconds") == (25, 50)
+
+
+NUMBERS = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10 ** 30, 10 ** 30),
+                    st.sampled_from([0, 0.0, 0.5, 0.9, 1, 3.0, -0.0, 1e308]))
+
+
+@settings(max_examples=500, deadline=1000)
+@given(st.integers(1, 10 ** 6), st.floats(1.0, 240.0), NUMBERS, NUMBERS,
+       st.one_of(st.sampled_from(TRIM_UNITS), st.text(max_size=20)))
+def test_any_trim_input_gives_a_span_or_one_line_value_error(frames, fps, start, end, unit):
+    try:
+        first, last = trim_span(frames, fps, start, end, unit)
+    except ValueError as err:
+        assert "\n" not in str(err) and len(str(err)) < 400
+        return
+    assert 0 <= first < last <= frames
