@@ -91,3 +91,41 @@ def test_face_crop_of_a_float_picture_at_the_pixel_limit_peaks_below_a_gigabyte_
             result = str(err)
     """, headroom=6 * GIGABYTE)
     assert measured["peak"] < GIGABYTE, measured
+
+
+# ----------------------------------------------------------------------------- speech preparation
+
+SPEECH_BOUND = 2.0  # prepare_speech's peak above a float32 clip, in clip sizes (README: Troubleshooting)
+
+
+@pytest.mark.parametrize("rate, seconds", [(16000, 1200), pytest.param(48000, 600, marks=pytest.mark.integration)])
+def test_speech_preparation_peaks_below_twice_the_clip(rate, seconds):
+    # issue 25 #4: about five whole-clip copies (padding, transposed copy, float64 normalisation): 6-7x the
+    # clip, 5.5 GB for 3 h of silence. torch's memory is invisible to tracemalloc, hence the child's RSS.
+    script = textwrap.dedent(f"""
+        import json, resource, torch
+        from float_models.media import prepare_speech
+        clip = torch.zeros(1, {rate} * {seconds})
+        clip[0, ::7] = 0.1
+        prepare_speech(torch.zeros(1, 48000), {rate})  # kernels and thread pools, outside the measure
+        start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        prepare_speech(clip, {rate})
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - start
+        print(json.dumps(peak / (clip.numel() * 4)))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) <= SPEECH_BOUND
+
+
+def test_blocked_speech_preparation_gives_the_same_numbers_as_one_block(monkeypatch):
+    import torch
+
+    from float_models import media
+
+    clip = torch.randn(2, 50_001) * 0.3
+    whole = {rate: media.prepare_speech(clip, rate) for rate in (48000, 44100, 16000, 8000)}
+    monkeypatch.setattr(media, "BLOCK_STEPS", 999)
+    monkeypatch.setattr(media, "BLOCK_SAMPLES", 1001)
+    for rate, expected in whole.items():
+        assert torch.equal(media.prepare_speech(clip, rate), expected), rate
