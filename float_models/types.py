@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .settings import INTENSITY_RANGE, check_emotion_values, check_number
+from .settings import INTENSITY_RANGE, check_emotion_values, check_fps, check_number
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,9 @@ class AudioFeatures:
 
     features: torch.Tensor
     fps: float
+
+    def __post_init__(self) -> None:
+        check_fps(self.fps, "speech features fps")
 
     @property
     def num_frames(self) -> int:
@@ -99,6 +102,10 @@ class Motion:
     latents: torch.Tensor
     fps: float
     reference: torch.Tensor
+
+    def __post_init__(self) -> None:
+        # One fps range everywhere: a motion at 1e-9 fps asked Render Video for 640 TB of padded speech.
+        check_fps(self.fps, "motion fps")
 
     @property
     def num_frames(self) -> int:

@@ -193,11 +193,17 @@ def smooth(motion: Motion, sigma: float, edge: str = "keep ends") -> Motion:
 
 # ------------------------------------------------------------------ blending two motions
 
+# Motion Speed keeps a motion's fps (it changes how fast it plays), so the advice names the node that
+# changes the rate itself.
+FRAME_RATE_ADVICE = ("convert one to the other's rate first with FLOAT Motion Frame Rate (Motion Speed keeps the "
+                     "rate and would give this error again)")
+
+
 def match_lengths(first: Motion, second: Motion, trim_to_shorter: bool = False) -> tuple[Motion, Motion]:
     """Both motions with the same frame count and rate, or a clear error."""
     if first.fps != second.fps:
         raise ValueError(f"the motions have different frame rates ({first.fps:g} and {second.fps:g} fps): "
-                         "change one's speed first (Motion Speed) so both have the same rate")
+                         f"{FRAME_RATE_ADVICE}")
     if first.num_frames != second.num_frames:
         if not trim_to_shorter:
             raise ValueError(f"the motions have different lengths ({first.num_frames} and {second.num_frames} "

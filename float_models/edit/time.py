@@ -12,6 +12,7 @@ from dataclasses import replace
 import torch
 
 from ..types import Motion
+from .latent import FRAME_RATE_ADVICE
 
 LOOP_MODES = ("loop", "ping-pong")
 
@@ -67,7 +68,7 @@ def concat(*motions: Motion) -> Motion:
     for index, other in enumerate(motions[1:], start=2):
         if other.fps != first.fps:
             raise ValueError(f"motion {index} runs at {other.fps:g} fps but motion 1 at {first.fps:g} fps: "
-                             "change its speed first (Motion Speed) or re-sample it at the same rate")
+                             f"{FRAME_RATE_ADVICE}")
     batch = max(m.latents.shape[0] for m in motions)
     if any(m.latents.shape[0] not in (1, batch) for m in motions):
         raise ValueError(f"the motions have {[m.latents.shape[0] for m in motions]} clips: give the same number "
