@@ -86,7 +86,7 @@ class RestOnSilence(io.ComfyNode):
                 strength: float) -> io.NodeOutput:
         waveform, rate = convert.audio_to_mono(audio)
         return io.NodeOutput(rest_on_silence(motion, waveform, rate, threshold_db, fade_frames, min_silence_frames,
-                                             strength))
+                                             strength, _comfy.stop_if_cancelled))
 
 
 PASTE_STREAMING = ("paste back on the streaming path: connect original and crop_box to FLOAT Render Video (in place "
