@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from float_models.app.face_crop import (DETECTION_HEIGHT, MAX_DETECTION_WIDTH, MIN_FACE_PIXELS, NoFaceError,
+from float_models.app.face_crop import (DETECTION_HEIGHT, MAX_DETECTION_WIDTH, NoFaceError,
                                         crop_portrait, detection_size)
 from float_models.media import MAX_IMAGE_PIXELS
 

@@ -12,6 +12,11 @@ Text form (one segment per line, times in seconds, an open end runs to the clip'
     0-2.5: happy
     2.5-4: sad 0.8                   (label and intensity)
     4-: 0.1 0 0 0.6 0.3 0 0          (7 probabilities, order: angry disgust fear happy neutral sad surprise)
+
+Times are plain seconds (digits and one dot, at most MAX_SECONDS) with start < end; intensities and
+probabilities lie in settings.EMOTION_RANGE (0 to 2): NaN, 1e30 or negative values rendered an all-black
+video. The text is read by splitting at ':' and '-' (no regex to backtrack), so parsing is linear in its
+length; a bad line's error quotes at most EXCERPT characters of it.
 """
 
 from __future__ import annotations
