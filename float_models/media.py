@@ -17,8 +17,18 @@ _ROLLOFF = 0.9475937167399596
 _KAISER_BETA = 14.769656459379492
 
 
+# Long clips are resampled and normalised in blocks so that preparing speech holds the clip, its
+# result and block-sized temporaries, never whole-clip copies (a 3 h clip peaked at 5.5 GB with five).
+BLOCK_STEPS = 1 << 20  # output phases per resampling block; shorter clips take one block, as before
+BLOCK_SAMPLES = 1 << 20  # samples per normalisation block (8 MB of float64 temporaries)
+
+
 def resample(waveform: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor:
-    """Band-limited resampling of (..., N) samples; output length ceil(N * new / orig)."""
+    """Band-limited resampling of (..., N) samples; output length ceil(N * new / orig).
+
+    Computed in blocks of BLOCK_STEPS output steps, each from its own zero-padded slice of the input,
+    so the memory above input and output is one block's worth (the whole-clip padding and transposed
+    copy were each as large as the clip)."""
     orig_rate, new_rate = int(orig_rate), int(new_rate)
     if orig_rate == new_rate:
         return waveform
@@ -26,11 +36,19 @@ def resample(waveform: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Ten
     orig, new = orig_rate // g, new_rate // g
     kernel, width = _sinc_kernel(orig, new, waveform.device, waveform.dtype)
     shape = waveform.shape
-    x = F.pad(waveform.reshape(-1, 1, shape[-1]), (width, width + orig))
-    y = F.conv1d(x, kernel, stride=orig)  # (rows, new, steps): one output phase per channel
-    y = y.transpose(1, 2).reshape(x.shape[0], -1)
+    rows = waveform.reshape(-1, shape[-1])
     length = math.ceil(new * shape[-1] / orig)
-    return y[:, :length].reshape(*shape[:-1], length)
+    steps = (shape[-1] + 2 * width + orig - kernel.shape[-1]) // orig + 1  # of the whole padded clip
+    out = torch.empty(rows.shape[0], steps * new, dtype=waveform.dtype, device=waveform.device)
+    for first in range(0, steps, BLOCK_STEPS):
+        last = min(steps, first + BLOCK_STEPS)
+        # padded-clip samples [first*orig, (last-1)*orig + K) are original samples shifted by -width
+        begin, end = first * orig - width, (last - 1) * orig + kernel.shape[-1] - width
+        piece = rows[:, max(0, begin):min(shape[-1], end)]
+        piece = F.pad(piece[:, None], (max(0, -begin), max(0, end - shape[-1])))
+        y = F.conv1d(piece, kernel, stride=orig)  # (rows, new, steps): one output phase per channel
+        out[:, first * new:last * new] = y.transpose(1, 2).reshape(rows.shape[0], -1)
+    return out[:, :length].reshape(*shape[:-1], length)
 
 
 @functools.lru_cache(maxsize=8)
@@ -47,12 +65,22 @@ def _sinc_kernel(orig: int, new: int, device: torch.device, dtype: torch.dtype) 
     return kernel[:, None].to(device=device, dtype=dtype), width
 
 
-def normalize_speech(waveform: torch.Tensor) -> torch.Tensor:
-    """Zero mean, unit variance per utterance, as Wav2Vec2FeatureExtractor(do_normalize=True)."""
-    x = waveform.double()
-    mean = x.mean(dim=-1, keepdim=True)
-    var = (x - mean).pow(2).mean(dim=-1, keepdim=True)
-    return ((x - mean) / torch.sqrt(var + 1e-7)).to(waveform.dtype)
+def normalize_speech(waveform: torch.Tensor, in_place: bool = False) -> torch.Tensor:
+    """Zero mean, unit variance per utterance, as Wav2Vec2FeatureExtractor(do_normalize=True).
+
+    Statistics and the scaling run in float64 over blocks of BLOCK_SAMPLES, so the memory above the
+    clip is its result (none with `in_place`) and one block, not several float64 copies of the clip.
+    """
+    rows = waveform.reshape(-1, waveform.shape[-1])
+    total = rows.shape[-1]
+    blocks = range(0, total, BLOCK_SAMPLES)
+    mean = sum(rows[:, i:i + BLOCK_SAMPLES].double().sum(dim=-1) for i in blocks) / total
+    var = sum((rows[:, i:i + BLOCK_SAMPLES].double() - mean[:, None]).pow(2).sum(dim=-1) for i in blocks) / total
+    scale = torch.sqrt(var + 1e-7)[:, None]
+    out = rows if in_place else torch.empty_like(rows)
+    for i in blocks:
+        out[:, i:i + BLOCK_SAMPLES] = (rows[:, i:i + BLOCK_SAMPLES].double() - mean[:, None]) / scale
+    return out.reshape(waveform.shape)
 
 
 # wav2vec2's convolution stack needs 400 samples (25 ms) for its first output frame.
@@ -76,7 +104,8 @@ def check_speech(waveform: torch.Tensor) -> torch.Tensor:
                               "mix the channels down first")
     if waveform.shape[-1] == 0:
         raise AudioInputError("the audio is empty (0 samples): give a clip with speech in it")
-    bad = (~torch.isfinite(waveform)).sum().item()
+    bad = sum(int((~torch.isfinite(waveform[:, i:i + BLOCK_SAMPLES])).sum())  # blocks: no clip-sized mask
+              for i in range(0, waveform.shape[-1], BLOCK_SAMPLES))
     if bad:
         raise AudioInputError(f"the audio has {bad} non-finite samples (NaN or infinity): the file or the node "
                               "that made it is broken; re-export or clean the audio")
@@ -86,13 +115,17 @@ def check_speech(waveform: torch.Tensor) -> torch.Tensor:
 def prepare_speech(waveform: torch.Tensor, sample_rate: int, target_rate: int = 16000) -> torch.Tensor:
     """Raw mono (B, N) or (N,) at any rate -> normalised (B, N16k) float32.
 
+    Memory above a float32 clip: at most its result plus block-sized temporaries (README: Troubleshooting).
+
     Normalising per utterance makes the result independent of the loudness, so int16-range
     floats (a common mistake) give the same features as [-1, 1] floats.
     """
     if int(sample_rate) <= 0:
         raise AudioInputError(f"sample rate {sample_rate} is not a valid rate; expected e.g. 16000 or 44100")
-    waveform = check_speech(waveform)
-    return normalize_speech(resample(waveform.cpu(), int(sample_rate), target_rate))
+    waveform = check_speech(waveform).cpu()
+    resampled = resample(waveform, int(sample_rate), target_rate)
+    # Normalised in place only in a tensor of our own (never the caller's clip).
+    return normalize_speech(resampled, in_place=resampled is not waveform and resampled.is_contiguous())
 
 
 def pad_to_min_length(speech: torch.Tensor, length: int = MIN_SPEECH_SAMPLES) -> torch.Tensor:

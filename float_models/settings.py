@@ -15,7 +15,13 @@ SEED_RANGE = (0, 2 ** 63 - 1)  # ComfyUI's seed widget range; torch seeds take 6
 NFE_RANGE = (2, 100)  # time points per window; 10 is official, 100 is already minutes per window
 CFG_RANGE = (0.0, 10.0)  # guidance scales on the command line and the node widgets (the library: any finite)
 INTENSITY_RANGE = (0.0, 2.0)  # the emotion vector's scale (one-hot label or speech probabilities)
-MAX_FPS = 240.0  # frame rates of motion files and videos: 0 < fps <= 240
+# Each value of an emotion vector (probability times intensity): NaN, infinities, 1e30 or negative
+# values render an all-black or garbled video without any error, so they are refused.
+EMOTION_RANGE = INTENSITY_RANGE
+# The one frame-rate range of motions, speech features, checkpoint configs and the video writer. Below
+# 1 fps a motion of a few frames spans hours of padded speech (0.0004 fps asked for +3.1 GB, 1e-9 for
+# 640 TB before the writer refused); above 240 no player shows the frames.
+MIN_FPS, MAX_FPS = 1.0, 240.0
 
 
 class SettingError(ValueError):
@@ -56,11 +62,26 @@ def check_sampling(a_cfg_scale: float, e_cfg_scale: float, r_cfg_scale: float, n
 
 
 def check_fps(fps: float, what: str = "fps") -> float:
-    """A frame rate with 0 < fps <= MAX_FPS."""
+    """A frame rate with MIN_FPS <= fps <= MAX_FPS (the same range everywhere a rate is given)."""
     try:
         rate = float(fps)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         rate = math.nan
-    if not math.isfinite(rate) or not 0 < rate <= MAX_FPS:
-        raise SettingError(f"{what} {fps!r}: must be a finite frame rate above 0 and at most {MAX_FPS:g}")
+    if not math.isfinite(rate) or not MIN_FPS <= rate <= MAX_FPS:
+        raise SettingError(f"{what} {fps!r}: must be a frame rate from {MIN_FPS:g} to {MAX_FPS:g} frames per second")
     return rate
+
+
+def check_emotion_values(values, what: str = "emotion") -> None:
+    """Every value of an emotion tensor finite and within EMOTION_RANGE; else SettingError."""
+    import torch  # settings stays importable without torch for the range constants
+
+    values = torch.as_tensor(values)
+    if not values.numel():
+        return
+    low, high = EMOTION_RANGE
+    bad = ~torch.isfinite(values) | (values < low) | (values > high)
+    if bool(bad.any()):
+        first = float(values[bad].flatten()[0])
+        raise SettingError(f"{what} value {first:g}: every emotion value must be a finite number from {low:g} to "
+                           f"{high:g} (probabilities times an intensity of at most {high:g})")

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .settings import INTENSITY_RANGE, check_emotion_values, check_fps, check_number
+
 
 @dataclass(frozen=True)
 class Identity:
@@ -50,6 +52,9 @@ class AudioFeatures:
     features: torch.Tensor
     fps: float
 
+    def __post_init__(self) -> None:
+        check_fps(self.fps, "speech features fps")
+
     @property
     def num_frames(self) -> int:
         return int(self.features.shape[1])
@@ -65,6 +70,10 @@ class Emotion:
 
     probabilities: torch.Tensor
 
+    def __post_init__(self) -> None:
+        # NaN, infinite, absurd (1e30) or negative values render a black video and report success.
+        check_emotion_values(self.probabilities)
+
     @classmethod
     def of_label(cls, label: str, intensity: float = 1.0) -> "Emotion":
         """A chosen emotion (emotion redirection): the one-hot of `label` scaled by `intensity`, (1, 7)."""
@@ -73,8 +82,8 @@ class Emotion:
         return cls(emotion_label(label, intensity))
 
     def scaled(self, intensity: float) -> "Emotion":
-        """The same emotion, stronger (> 1) or subtler (< 1)."""
-        return Emotion(self.probabilities * intensity)
+        """The same emotion, stronger (> 1) or subtler (< 1); intensity within INTENSITY_RANGE."""
+        return Emotion(self.probabilities * check_number("emotion intensity", intensity, *INTENSITY_RANGE))
 
     @property
     def per_frame(self) -> bool:
@@ -93,6 +102,10 @@ class Motion:
     latents: torch.Tensor
     fps: float
     reference: torch.Tensor
+
+    def __post_init__(self) -> None:
+        # One fps range everywhere: a motion at 1e-9 fps asked Render Video for 640 TB of padded speech.
+        check_fps(self.fps, "motion fps")
 
     @property
     def num_frames(self) -> int:

@@ -176,6 +176,12 @@ def load_models(selected: Iterable) -> None:
 
 # ------------------------------------------------------------------ progress and cancel
 
+def stop_if_cancelled() -> None:
+    """The library's `should_stop` hook for loops without a progress bar (text parsing): raises
+    ComfyUI's interrupt when the user presses Cancel."""
+    mm.throw_exception_if_processing_interrupted()
+
+
 def progress() -> Callable[[int, int], None]:
     """A `callback(done, total)` for the library: moves the node's progress bar and raises
     ComfyUI's interrupt when the user presses Cancel (checked at every step)."""

@@ -95,9 +95,22 @@ def audio_for_frames(audio: Mapping, frames: int, fps: float, clips: int = 1) ->
 
 def image_to_uint8(image: torch.Tensor) -> list[np.ndarray]:
     """IMAGE -> one (H, W, 3) uint8 RGB array per picture (for the face detector)."""
-    rgb = (image_to_portraits(image) + 1) / 2
-    pixels = (rgb.permute(0, 2, 3, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)
-    return list(pixels)
+    image = torch.as_tensor(image)
+    image = image.unsqueeze(0) if image.dim() == 3 else image
+    if image.dim() != 4 or image.shape[-1] not in (1, 3, 4):
+        image_to_portraits(image)  # raises its one-line error about the shape
+    check_image_size(image.shape[1], image.shape[2], "this IMAGE")
+    # Row blocks of about 4 MB: the whole-batch expression made four float copies of a picture that may
+    # be 768 MB (issue 25: the face crop must stay below 1 GB above the picture); same numbers per pixel.
+    pictures = []
+    rows = max(1, (1 << 20) // max(1, image.shape[2]))
+    for picture in image:
+        out = np.empty((picture.shape[0], picture.shape[1], 3), dtype=np.uint8)
+        for top in range(0, picture.shape[0], rows):
+            rgb = (image_to_portraits(picture[None, top:top + rows]) + 1) / 2
+            out[top:top + rows] = (rgb[0].permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+        pictures.append(out)
+    return pictures
 
 
 def pictures_to_image(pictures: list) -> torch.Tensor:

@@ -10,7 +10,7 @@ from comfy_api.latest import io, ui
 
 from ..float_models.edit.latent import (EDGE_MODES, blend, energy_report, match_lengths, mix_directions,
                                         parse_directions, scale_directions, scale_intensity, smooth)
-from . import sockets
+from . import _comfy, sockets
 
 CATEGORY = sockets.EDIT_CATEGORY
 
@@ -56,7 +56,7 @@ class MotionDirectionGains(io.ComfyNode):
     def execute(cls, pipe, motion, directions: str, gain: float, other_gain: float) -> io.NodeOutput:
         basis = basis_of(pipe)
         count = basis.shape[1]
-        chosen = set(parse_directions(directions, count))
+        chosen = set(parse_directions(directions, count, _comfy.stop_if_cancelled))
         gains = [gain if index in chosen else other_gain for index in range(count)]
         return io.NodeOutput(scale_directions(motion, basis, gains))
 
@@ -143,7 +143,7 @@ class MotionMixDirections(io.ComfyNode):
     @classmethod
     def execute(cls, pipe, base, donor, directions: str, trim_to_shorter: bool) -> io.NodeOutput:
         basis = basis_of(pipe)
-        chosen = parse_directions(directions, basis.shape[1])
+        chosen = parse_directions(directions, basis.shape[1], _comfy.stop_if_cancelled)
         return io.NodeOutput(mix_directions(base, donor, basis, chosen, trim_to_shorter))
 
 

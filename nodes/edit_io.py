@@ -49,8 +49,8 @@ class MotionFromVideo(io.ComfyNode):
                                    tooltip="'relative': the portrait keeps its own pose and follows the video's "
                                            "changes; 'absolute': it takes the video's poses as they are."),
                     io.Float.Input("fps", default=25.0, min=1.0, max=120.0, step=1.0,
-                                   tooltip="Frame rate of the video (FLOAT works at 25; use Motion Speed to "
-                                           "convert)."),
+                                   tooltip="Frame rate of the video (FLOAT works at 25; FLOAT Motion Frame Rate "
+                                           "converts the motion to another rate; Motion Speed keeps the rate)."),
                     io.Int.Input("batch_size", default=8, min=1, max=256,
                                  tooltip="Frames encoded at once; lower it if memory runs out.")],
             outputs=[sockets.output(sockets.Motion, "motion", "One motion latent per video frame, for Decode or the "

@@ -25,7 +25,7 @@ def schedule_of(schedule: str, frames: int, fps: float, default: str = "neutral"
         raise ValueError("the base emotion is already per frame: connect an emotion for the whole clip "
                          "(Emotion from Speech or from Label) or leave base unconnected")
     fallback = base.probabilities if base is not None else emotion_vector(default)
-    return Emotion(schedule_from_text(schedule, frames, fps, fallback, crossfade))
+    return Emotion(schedule_from_text(schedule, frames, fps, fallback, crossfade, _comfy.stop_if_cancelled))
 
 
 class EmotionSchedule(io.ComfyNode):
@@ -86,7 +86,7 @@ class RestOnSilence(io.ComfyNode):
                 strength: float) -> io.NodeOutput:
         waveform, rate = convert.audio_to_mono(audio)
         return io.NodeOutput(rest_on_silence(motion, waveform, rate, threshold_db, fade_frames, min_silence_frames,
-                                             strength))
+                                             strength, _comfy.stop_if_cancelled))
 
 
 PASTE_STREAMING = ("paste back on the streaming path: connect original and crop_box to FLOAT Render Video (in place "

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from ..float_models.edit.time import LOOP_MODES, change_speed, concat, loop, trim, trim_seconds
+from ..float_models.edit.time import LOOP_MODES, TRIM_UNITS, change_speed, concat, loop, trim, trim_span
 from . import sockets
 
-UNITS = ("seconds", "frames")
+UNITS = TRIM_UNITS
 CATEGORY = sockets.EDIT_CATEGORY
 
 
@@ -31,9 +31,8 @@ class MotionTrim(io.ComfyNode):
 
     @classmethod
     def execute(cls, motion, start: float, end: float, unit: str) -> io.NodeOutput:
-        if unit == "frames":
-            return io.NodeOutput(trim(motion, int(start), int(end) or None))
-        return io.NodeOutput(trim_seconds(motion, start, end or None))
+        first, last = trim_span(motion.num_frames, motion.fps, start, end, unit)
+        return io.NodeOutput(trim(motion, first, last))
 
 
 class MotionConcat(io.ComfyNode):

@@ -39,7 +39,7 @@ BASIS_PIPE_TIP = "From Load FLOAT Models: the model whose motion basis the motio
 IDENTITY_TIP = "From FLOAT Encode Portrait."
 MOTION_TIP = "From FLOAT Sample Motion, Load Motion, Motion From Video or another motion edit."
 EDITED_TIP = "The edited motion (a new value; the input is unchanged)."
-DIRECTIONS_TIP = ("Basis directions (0-19), e.g. '0, 3, 5-7'. Run Motion Info to see which directions move most "
+DIRECTIONS_TIP = ("Basis directions (0-19), e.g. '0, 3, 5-7' ('15-' = 15 to the last). Run Motion Info to see which directions move most "
                   "in your clip.")
 TRIM_TIP = "If the lengths differ: off = stop with an error, on = cut both to the shorter one."
 

@@ -23,6 +23,8 @@ The node-side cases are in tests/test_nodes_inputs.py. Covered here:
 | 8 | `--checkpoint` missing / a symlink loop / a folder         | exit 2 naming the path and the reason        |
 | 10| `-o x.avi`                                                 | exit 2 (FloatKit writes .mp4)                |
 | 10| truncated JPEG with `--no-crop`                            | renders, with a one-line warning             |
+|25.1| 3000x10 and 20000x2 PNG strips with the face crop on      | exit 2 "too thin to hold a face", no GBs     |
+|25.6| `float_config` fps 0.0004 / 1e-300                        | exit 3 naming the file (fps range 1-240)     |
 """
 
 from __future__ import annotations
@@ -139,6 +141,18 @@ def test_a_100_megapixel_png_is_refused_before_decoding(models, short_speech, tm
     assert not (tmp_path / "x.mp4").exists()
 
 
+@pytest.mark.parametrize("width, height", [(3000, 10), (20000, 2)])
+def test_a_thin_strip_with_the_face_crop_is_one_line_not_gigabytes(width, height, models, short_speech, tmp_path,
+                                                                   capsys):
+    # issue 25 #1: the detector scaled the strip to 360 px high (20000x2 peaked at 16.7 GB, then a cv2 traceback)
+    pytest.importorskip("cv2")
+    strip = png_of_zeros(tmp_path / "strip.png", width, height)
+    code, err = run(capsys, "render", "--models", models, "--image", strip, "--audio", short_speech,
+                    "--emotion", "happy", "-o", tmp_path / "x.mp4")
+    assert code == cli.EXIT_INPUT and "too thin to hold a face" in one_line(err) and "--no-crop" in one_line(err)
+    assert not (tmp_path / "x.mp4").exists()
+
+
 def test_a_large_picture_is_reduced_while_reading(tmp_path):
     picture = png_of_zeros(tmp_path / "big.png", 5000, 4000)
     pixels = video.read_image(picture)
@@ -222,7 +236,7 @@ def _checkpoint_copy(tiny_files, folder: Path, metadata: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("metadata", ["{not json", "[1, 2]", '{"fps": -25}'])
+@pytest.mark.parametrize("metadata", ["{not json", "[1, 2]", '{"fps": -25}', '{"fps": 0.0004}', '{"fps": 1e-300}'])
 def test_bad_float_config_metadata_names_the_file(metadata, tiny_files, short_speech, tmp_path, capsys):
     checkpoint = _checkpoint_copy(tiny_files, tmp_path / "m", metadata)
     code, err = run(capsys, "render", "--checkpoint", checkpoint, "--audio-encoder", tiny_files.audio_encoder,

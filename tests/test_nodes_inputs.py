@@ -156,7 +156,7 @@ def _write_motion(path, pipe, latents, reference=None, fps="25.0"):
 
 
 @pytest.mark.parametrize("case", ["nan", "inf", "huge", "width256", "int64", "no frames", "fps nan", "fps 0",
-                                  "fps -25", "fps inf"])
+                                  "fps -25", "fps inf", "fps 1e-300", "fps 1e-9", "fps 0.0004", "fps 1000"])
 def test_load_motion_refuses_broken_motion(case, pack, pipe, models_home):
     import folder_paths
 
@@ -223,3 +223,60 @@ def test_image_and_audio_inputs_have_the_library_bounds(pack, pipe, inputs, monk
     monkeypatch.setattr(media, "MAX_AUDIO_VALUES", 1000)
     with pytest.raises(ValueError, match=r"^FLOAT Encode Speech: this AUDIO has 1920 samples x 2 channel.*limit of 1000"):
         nodes["FloatKitEncodeAudio"].execute(pipe, inputs["audio"])
+
+
+# ----------------------------------------------------------------------------- issue 25 (parsers, values, Cancel)
+
+def _cancel_pending():
+    import comfy.model_management as mm
+
+    mm.interrupt_current_processing(True)
+    return mm.InterruptProcessingException
+
+
+@pytest.mark.parametrize("schedule, words", [
+    ("0-: nan nan nan nan nan nan nan", "emotion value 'nan'"), ("0-: happy 1e30", "intensity '1e30'"),
+    ("0-: happy -1", "intensity '-1'"), ("3-1: happy", "not after its start"), ("0-" + "9" * 400 + ": happy", "above"),
+])
+def test_emotion_schedule_node_refuses_black_and_empty_lines_in_one_line(schedule, words, pack):
+    node = pack.NODE_CLASS_MAPPINGS["FloatKitEmotionSchedule"]
+    with pytest.raises(ValueError, match=r"^FLOAT Emotion Schedule: .*line 1 .*" + words) as caught:
+        node.execute(schedule, "neutral", 0.4, 50, 25.0)
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 400
+
+
+def test_cancel_stops_schedule_parsing_and_rest_on_silence(pack, parts):
+    from comfyui_floatkit.float_models.edit.emotion_schedule import POLL_LINES
+    from comfyui_floatkit.float_models.edit.silence import POLL_FRAMES
+    from comfyui_floatkit.float_models.types import Motion
+
+    nodes = pack.NODE_CLASS_MAPPINGS
+    interrupted = _cancel_pending()
+    with pytest.raises(interrupted):
+        nodes["FloatKitEmotionSchedule"].execute("0-1: happy\n" * (2 * POLL_LINES), "neutral", 0.0, 50, 25.0)
+    frames = 2 * POLL_FRAMES
+    motion = Motion(torch.zeros(1, frames, 512), 25.0, torch.zeros(1, 512))
+    audio = {"waveform": torch.zeros(1, 1, frames * 640), "sample_rate": 16000}
+    _cancel_pending()
+    with pytest.raises(interrupted):
+        nodes["FloatKitRestOnSilence"].execute(motion, audio, -40.0, 3, 5, 1.0)
+
+
+def test_motion_trim_in_frames_refuses_fractions_instead_of_keeping_the_whole_clip(pack):
+    from comfyui_floatkit.float_models.types import Motion
+
+    motion = Motion(torch.zeros(1, 10, 512), 25.0, torch.zeros(1, 512))
+    node = pack.NODE_CLASS_MAPPINGS["FloatKitMotionTrim"]
+    with pytest.raises(ValueError, match=r"^FLOAT Motion Trim: trim start 0.5: frame numbers are whole"):
+        node.execute(motion, 0.5, 0.9, "frames")
+    assert node.execute(motion, 2.0, 5.0, "frames")[0].num_frames == 3
+
+
+@pytest.mark.parametrize("spec", ["5-3", "19-0", "0--1"])
+def test_direction_specs_that_select_nothing_are_refused(spec, pack, pipe, parts):
+    _, identity, _, _ = parts
+    from comfyui_floatkit.float_models.types import Motion
+
+    motion = Motion(identity.motion[:, None].repeat(1, 3, 1), 25.0, identity.motion)
+    with pytest.raises(ValueError, match=r"^FLOAT Motion Direction Gains: .*(backwards|cannot read)"):
+        pack.NODE_CLASS_MAPPINGS["FloatKitMotionDirectionGains"].execute(pipe, motion, spec, 0.0, 1.0)

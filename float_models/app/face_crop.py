@@ -397,32 +397,73 @@ def _checked_pixels(array: np.ndarray) -> np.ndarray:
     if not (np.isfinite(low) and np.isfinite(high)) or low < -1e-3 or high > 1 + 1e-3:
         raise ValueError(f"A float image must hold values in [0, 1], got [{low:.4g}, {high:.4g}]. "
                          "Scale it to [0, 1] first (divide 0-255 data by 255), or pass it as uint8.")
-    return np.clip(array, 0.0, 1.0).astype(np.float32, copy=False)
+    if low < 0 or high > 1:  # a copy only where it changes something: the picture may be 768 MB
+        array = np.clip(array, 0.0, 1.0)
+    return array.astype(np.float32, copy=False)
 
 
 def _to_uint8(rgb: np.ndarray) -> np.ndarray:
-    return rgb if rgb.dtype == np.uint8 else np.round(rgb * 255.0).astype(np.uint8)
+    if rgb.dtype == np.uint8:
+        return rgb
+    # Row blocks of about 16 MB: the whole-image expression made three float32 temporaries as large as
+    # the picture (2.3 GB for a 64-megapixel float picture) for a uint8 result a quarter its size.
+    out = np.empty(rgb.shape, dtype=np.uint8)
+    rows = max(1, (1 << 22) // max(1, rgb.shape[1] * rgb.shape[2]))
+    for top in range(0, rgb.shape[0], rows):
+        out[top:top + rows] = np.round(rgb[top:top + rows] * 255.0)
+    return out
+
+
+# The detector's working copy. The official rule scales the picture to 360 px high, which makes a thin
+# strip enormous (10x3000 px became 360x108000: 9.5 GB in the detector). The copy is therefore also at
+# most MAX_DETECTION_WIDTH wide (about 300 MB in CenterFace at 360 x 2880); pictures wider than 8:1
+# are detected at a smaller height. A copy less than MIN_FACE_PIXELS on a side cannot hold a face.
+MAX_DETECTION_WIDTH = 8 * DETECTION_HEIGHT
+MIN_FACE_PIXELS = 16
+
+
+def detection_size(height: int, width: int) -> tuple[int, int, float]:
+    """(width, height) of the detector's working copy and the factor `mult` from the picture to it.
+
+    The official 360-px height where the picture is at most 8 times wider than high; wider pictures are
+    scaled to MAX_DETECTION_WIDTH wide, so the copy never exceeds 360 x 2880 px whatever the shape.
+    """
+    mult = DETECTION_HEIGHT / height
+    if width * mult > MAX_DETECTION_WIDTH:
+        mult = MAX_DETECTION_WIDTH / width
+        return MAX_DETECTION_WIDTH, max(1, round(height * mult)), mult
+    return max(1, round(width * mult)), DETECTION_HEIGHT, mult
+
+
+def _check_room_for_a_face(height: int, width: int) -> None:
+    small_width, small_height, _ = detection_size(height, width)
+    if min(small_width, small_height) < MIN_FACE_PIXELS:
+        raise NoFaceError(f"The {width}x{height} image is too thin to hold a face (at the detector's scale it "
+                          f"is {small_width}x{small_height} px). Use a portrait, or turn face cropping off.")
 
 
 def _detection_copy(rgb_uint8: np.ndarray) -> tuple[np.ndarray, float]:
-    """The image at the official detection height, and the factor `mult` that got it there."""
+    """The image at the detection size (see `detection_size`), and the factor `mult` that got it there."""
     height, width = rgb_uint8.shape[:2]
-    mult = DETECTION_HEIGHT / height
-    if height == DETECTION_HEIGHT:
+    _check_room_for_a_face(height, width)
+    small_width, small_height, mult = detection_size(height, width)
+    if (small_height, small_width) == (height, width):
         return rgb_uint8, mult
     cv2 = _cv2()
     interpolation = cv2.INTER_AREA if mult < 1 else cv2.INTER_CUBIC
-    size = (max(1, round(width * mult)), DETECTION_HEIGHT)  # (width, height), as cv2 wants it
-    return cv2.resize(rgb_uint8, size, interpolation=interpolation), mult
+    return cv2.resize(rgb_uint8, (small_width, small_height), interpolation=interpolation), mult
 
 
 def detect_faces(image: np.ndarray | torch.Tensor, detector: FaceDetector | None = None) -> list[FaceBox]:
     """Faces in `image`, in its own pixels, most confident first.
 
-    Detection runs on a copy scaled to 360 px high, as in the official code, and the corners are
-    mapped back with ``int(coord / mult)``, so they are whole pixels.
+    Detection runs on a copy scaled to 360 px high (at most 2880 px wide, see `detection_size`), as in
+    the official code, and the corners are mapped back with ``int(coord / mult)``, so they are whole
+    pixels. A picture too thin to hold a face raises NoFaceError before any large copy is made.
     """
-    small, mult = _detection_copy(_to_uint8(as_rgb_image(image)))
+    rgb = as_rgb_image(image)
+    _check_room_for_a_face(*rgb.shape[:2])  # before the uint8 copy
+    small, mult = _detection_copy(_to_uint8(rgb))
     found = (detector or default_detector())(small)
     back = [FaceBox(int(f.x1 / mult), int(f.y1 / mult), int(f.x2 / mult), int(f.y2 / mult), f.score)
             for f in found]

@@ -31,6 +31,7 @@ import av
 import numpy as np
 
 from ..partfiles import discard, part_path, release
+from ..settings import SettingError, check_fps
 
 __all__ = ["MediaError", "TruncatedImageWarning", "VideoWriter", "frames_to_uint8", "mix_to_mono", "read_audio",
            "read_image", "to_uint8_frames"]
@@ -221,16 +222,11 @@ class VideoWriter:
 
 
 def _frame_rate(fps: float) -> Fraction:
-    if isinstance(fps, Fraction):
-        rate = fps
-    else:
-        try:
-            rate = Fraction(fps).limit_denominator(1001)
-        except (TypeError, ValueError):
-            raise MediaError(f"fps must be a number, got {fps!r}") from None
-    if not 0 < rate <= 1000:
-        raise MediaError(f"fps must be between 0 and 1000, got {fps}")
-    return rate
+    try:
+        check_fps(fps)  # settings' one range for every motion and video rate (NaN and inf included)
+    except SettingError as err:
+        raise MediaError(str(err)) from None
+    return fps if isinstance(fps, Fraction) else Fraction(fps).limit_denominator(1001)
 
 
 def _even(n: int) -> int:

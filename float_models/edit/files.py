@@ -44,6 +44,7 @@ def basis_fingerprint(direction_weight: torch.Tensor) -> str:
 def save_motion(motion: Motion, path: str | os.PathLike, direction_weight: torch.Tensor) -> Path:
     """Write `motion` with the basis it belongs to; the file appears whole or not at all."""
     path = Path(path)
+    _check_savable(motion)
     weight = direction_weight.detach().to("cpu", torch.float32).contiguous()
     tensors = {"latents": motion.latents.detach().to("cpu", torch.float32).contiguous(),
                "reference": motion.reference.detach().to("cpu", torch.float32).contiguous(),
@@ -61,6 +62,16 @@ def save_motion(motion: Motion, path: str | os.PathLike, direction_weight: torch
         discard(temp)
     return path
 
+
+
+def _check_savable(motion: Motion) -> None:
+    """Refuse what Load Motion would refuse (NaN or absurd latents from an upstream edit), before writing."""
+    try:
+        check_latents(motion.latents, motion.reference, None, "the motion")
+    except MotionFileError as err:
+        raise MotionFileError(str(err).replace("save the motion again", "it cannot be saved; fix the node that made "
+                                               "it (NaN usually comes from NaN or absurd emotion or edit values)")
+                              ) from None
 
 
 def save_file(tensors: dict[str, torch.Tensor], path: str | os.PathLike, metadata: dict[str, str]) -> None:

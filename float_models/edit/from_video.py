@@ -15,6 +15,7 @@ from typing import Callable
 
 import torch
 
+from ..settings import check_fps
 from ..types import Motion
 
 MODES = ("relative", "absolute")
@@ -57,5 +58,6 @@ def motion_from_video(pipe, frames: torch.Tensor, reference: torch.Tensor | None
                       callback: Callable[[int, int], None] | None = None) -> Motion:
     """Encode a driving video into FLOAT motion for a portrait (its r_s = `reference`, e.g.
     `pipe.encode_image(portrait).motion`). Without a reference, the first frame's pose is used."""
+    check_fps(fps)  # before encoding every frame, not after
     motions = encode_frame_motions(pipe, frames, batch_size, callback)
     return driving_motion(motions, motions[:1] if reference is None else reference, fps, mode)

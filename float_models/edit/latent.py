@@ -19,7 +19,7 @@ there (a + 0 * x, 1 * a + 0 * b).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 
@@ -193,11 +193,17 @@ def smooth(motion: Motion, sigma: float, edge: str = "keep ends") -> Motion:
 
 # ------------------------------------------------------------------ blending two motions
 
+# Motion Speed keeps a motion's fps (it changes how fast it plays), so the advice names the node that
+# changes the rate itself.
+FRAME_RATE_ADVICE = ("convert one to the other's rate first with FLOAT Motion Frame Rate (Motion Speed keeps the "
+                     "rate and would give this error again)")
+
+
 def match_lengths(first: Motion, second: Motion, trim_to_shorter: bool = False) -> tuple[Motion, Motion]:
     """Both motions with the same frame count and rate, or a clear error."""
     if first.fps != second.fps:
         raise ValueError(f"the motions have different frame rates ({first.fps:g} and {second.fps:g} fps): "
-                         "change one's speed first (Motion Speed) so both have the same rate")
+                         f"{FRAME_RATE_ADVICE}")
     if first.num_frames != second.num_frames:
         if not trim_to_shorter:
             raise ValueError(f"the motions have different lengths ({first.num_frames} and {second.num_frames} "
@@ -235,23 +241,49 @@ def blend(first: Motion, second: Motion, weight: float | torch.Tensor, trim_to_s
     return Motion((1 - w) * a + w * b, first.fps, (1 - mean) * ref_a + mean * ref_b)
 
 
-def parse_directions(text: str, directions: int) -> list[int]:
-    """"0, 3, 5-7" -> [0, 3, 5, 6, 7]; every index must be a basis direction."""
-    chosen: list[int] = []
-    for part in (p.strip() for p in str(text).replace(";", ",").split(",")):
+POLL_PARTS = 4096  # direction-list parts between two calls of `should_stop`
+
+
+def _direction_number(text: str, part: str, directions: int) -> int:
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError(f"cannot read direction {_excerpt(part)}: write indices and ranges like '0, 3, 5-7' "
+                         f"(0 to {directions - 1})")
+    if len(text) > 6 or int(text) >= directions:  # length first: int() of a megabyte of digits is slow
+        raise ValueError(f"direction {_excerpt(text)} does not exist: the basis has directions 0 to {directions - 1}")
+    return int(text)
+
+
+def _excerpt(text: str, limit: int = 40) -> str:
+    text = text.strip()
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def parse_directions(text: str, directions: int, should_stop: Callable[[], None] | None = None) -> list[int]:
+    """"0, 3, 5-7" -> [0, 3, 5, 6, 7]; every index must be a basis direction.
+
+    As in the emotion schedule, an open end runs to the end ('15-' = 15 to the last direction) and an
+    open start from 0 ('-4' = 0 to 4); a range that runs backwards ('5-3') is refused, never read as
+    nothing. Linear in the text's length; `should_stop` is called every POLL_PARTS parts (a caller
+    that cancels raises from it).
+    """
+    chosen: dict[int, None] = {}  # ordered, with O(1) membership
+    for number, part in enumerate(str(text).replace(";", ",").split(","), start=1):
+        if should_stop is not None and number % POLL_PARTS == 0:
+            should_stop()
+        part = part.strip()
         if not part:
             continue
-        try:
-            low, _, high = part.partition("-")
-            span = range(int(low), int(high or low) + 1)
-        except ValueError:
-            raise ValueError(f"cannot read direction {part!r}: write indices and ranges like '0, 3, 5-7'") from None
-        for index in span:
-            if not 0 <= index < directions:
-                raise ValueError(f"direction {index} does not exist: the basis has directions 0 to {directions - 1}")
-            if index not in chosen:
-                chosen.append(index)
-    return chosen
+        low, dash, high = part.partition("-")
+        if dash and not (low.strip() or high.strip()):
+            raise ValueError(f"cannot read direction {_excerpt(part)}: write indices and ranges like '0, 3, 5-7'")
+        first = _direction_number(low, part, directions) if low.strip() or not dash else 0
+        last = first if not dash else (_direction_number(high, part, directions) if high.strip() else directions - 1)
+        if last < first:
+            raise ValueError(f"the range {_excerpt(part)} runs backwards: write the lower direction first, e.g. "
+                             f"'{last}-{first}'")
+        chosen.update(dict.fromkeys(range(first, last + 1)))
+    return list(chosen)
 
 
 def mix_directions(base: Motion, donor: Motion, basis: torch.Tensor, directions: Sequence[int],

@@ -15,6 +15,7 @@ frames (pauses inside words) count as voiced.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Callable
 
 import torch
 
@@ -23,15 +24,24 @@ from ..types import Motion
 SILENT_DB = -120.0  # what an all-zero frame reads as (instead of -inf)
 
 
-def frame_energy_db(waveform: torch.Tensor, sample_rate: int, fps: float, num_frames: int) -> torch.Tensor:
-    """Mono waveform (B, N) or (N,) -> RMS energy per video frame in dBFS (B, T)."""
-    waveform = torch.as_tensor(waveform, dtype=torch.float64)
+POLL_FRAMES = 2048  # frames between two calls of `should_stop` (the caller raises from it to cancel)
+
+
+def frame_energy_db(waveform: torch.Tensor, sample_rate: int, fps: float, num_frames: int,
+                    should_stop: Callable[[], None] | None = None) -> torch.Tensor:
+    """Mono waveform (B, N) or (N,) -> RMS energy per video frame in dBFS (B, T).
+
+    Each frame's samples are widened to float64 on their own (not the whole clip: 2 GB at the audio
+    limit); `should_stop` is called every POLL_FRAMES frames."""
+    waveform = torch.as_tensor(waveform)
     waveform = waveform.reshape(-1, waveform.shape[-1])
     per_frame = sample_rate / fps
     energy = torch.full((waveform.shape[0], num_frames), SILENT_DB, dtype=torch.float64)
     for t in range(num_frames):
+        if should_stop is not None and t % POLL_FRAMES == POLL_FRAMES - 1:
+            should_stop()
         start, end = round(t * per_frame), round((t + 1) * per_frame)
-        chunk = waveform[:, start:min(end, waveform.shape[-1])]
+        chunk = waveform[:, start:min(end, waveform.shape[-1])].double()
         if chunk.shape[-1] == 0:
             continue
         rms = chunk.pow(2).mean(dim=-1).sqrt()
@@ -102,12 +112,14 @@ def ease_to_reference(motion: Motion, weights: torch.Tensor) -> Motion:
 
 
 def rest_on_silence(motion: Motion, waveform: torch.Tensor, sample_rate: int, threshold_db: float = -40.0,
-                    fade: int = 3, min_silence: int = 5, strength: float = 1.0) -> Motion:
+                    fade: int = 3, min_silence: int = 5, strength: float = 1.0,
+                    should_stop: Callable[[], None] | None = None) -> Motion:
     """Ease the motion to the reference pose where the speech (mono (B, N) at `sample_rate`) is silent.
-    strength scales the weights (1 = fully to r_s in deep silence, 0 = no change)."""
+    strength scales the weights (1 = fully to r_s in deep silence, 0 = no change); `should_stop` is
+    polled during the per-frame energy loop (ComfyUI's Cancel)."""
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"strength must be between 0 and 1, got {strength}")
-    energy = frame_energy_db(waveform, sample_rate, motion.fps, motion.num_frames)
+    energy = frame_energy_db(waveform, sample_rate, motion.fps, motion.num_frames, should_stop)
     if energy.shape[0] not in (1, motion.latents.shape[0]):
         raise ValueError(f"the audio has {energy.shape[0]} clips but the motion {motion.latents.shape[0]}: give "
                          "one audio clip per motion clip, or one for all")

@@ -6,11 +6,13 @@ never what a single frame means, so the reference pose r_s travels along unchang
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import torch
 
 from ..types import Motion
+from .latent import FRAME_RATE_ADVICE
 
 LOOP_MODES = ("loop", "ping-pong")
 
@@ -30,6 +32,33 @@ def trim_seconds(motion: Motion, start: float = 0.0, end: float | None = None) -
     return trim(motion, round(start * motion.fps), None if end is None else round(end * motion.fps))
 
 
+TRIM_UNITS = ("seconds", "frames")
+
+
+def trim_span(num_frames: int, fps: float, start: float, end: float = 0.0, unit: str = "seconds") -> tuple[int, int]:
+    """The Trim node's inputs -> frames [first, last): `end` 0 runs to the end; frames must be whole.
+
+    Every input gives this or a one-line ValueError: NaN, infinities and negative values are refused,
+    and frame numbers with a fraction are refused rather than cut to whole ones (0.5-0.9 used to become
+    0-0, read as the whole clip).
+    """
+    if unit not in TRIM_UNITS:
+        raise ValueError(f"trim unit {str(unit)[:40]!r}: choose one of {', '.join(TRIM_UNITS)}")
+    for name, value in (("start", start), ("end", end)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"trim {name} {value!r}: give a finite number of {unit}, 0 or more")
+        if unit == "frames" and value != int(value):
+            raise ValueError(f"trim {name} {value!r}: frame numbers are whole numbers (e.g. {math.floor(value)} or "
+                             f"{math.ceil(value)}), or switch the unit to seconds")
+    scale = 1.0 if unit == "frames" else fps
+    first = round(min(num_frames, start * scale))  # min first: 1e308 x fps is infinite
+    last = num_frames if end == 0 else round(min(num_frames, end * scale))
+    if last <= first:
+        raise ValueError(f"trimming {start:g}-{end:g} {unit} of a {num_frames}-frame motion ({num_frames / fps:g} s) "
+                         f"leaves nothing: choose start < end within the clip (end 0 = to the end)")
+    return first, last
+
+
 def concat(*motions: Motion) -> Motion:
     """The motions one after the other. All need the same frame rate and clip count (or one clip);
     the first motion's reference pose r_s is kept (join motions of the same portrait)."""
@@ -39,7 +68,7 @@ def concat(*motions: Motion) -> Motion:
     for index, other in enumerate(motions[1:], start=2):
         if other.fps != first.fps:
             raise ValueError(f"motion {index} runs at {other.fps:g} fps but motion 1 at {first.fps:g} fps: "
-                             "change its speed first (Motion Speed) or re-sample it at the same rate")
+                             f"{FRAME_RATE_ADVICE}")
     batch = max(m.latents.shape[0] for m in motions)
     if any(m.latents.shape[0] not in (1, batch) for m in motions):
         raise ValueError(f"the motions have {[m.latents.shape[0] for m in motions]} clips: give the same number "

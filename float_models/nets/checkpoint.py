@@ -27,6 +27,7 @@ from typing import Any, Mapping
 import torch
 from safetensors import SafetensorError, safe_open
 
+from ..settings import SettingError, check_fps
 from .config import FloatConfig, config_from_state_dict
 from .emotion_encoder import EmotionEncoder
 from .model import FloatModel
@@ -251,6 +252,10 @@ def _float_config(values: dict[str, Any], source: str) -> FloatConfig:
     for name, value in dataclasses.asdict(config).items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
             raise CheckpointError(f"{source}: {name} = {value!r} must be a positive number; restore or delete it")
+    try:
+        check_fps(config.fps, "fps")
+    except SettingError as err:
+        raise CheckpointError(f"{source}: {err}; restore or delete it") from None
     return config
 
 

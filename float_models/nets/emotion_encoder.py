@@ -25,6 +25,8 @@ import math
 import torch
 from torch import nn
 
+from ..settings import INTENSITY_RANGE, check_number
+
 EMOTIONS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 # "Recognise the emotion from the speech", as the command line ("speech") and the nodes' combo
 # ("from speech", kept as shipped workflows store it) spell it.
@@ -40,11 +42,11 @@ def emotion_label(label: str, intensity: float = 1.0) -> torch.Tensor:
     """One-hot emotion (1, 7) for `label`, scaled by `intensity` (1 is the official one-hot)."""
     key = str(label).strip().lower()
     if key not in EMOTIONS:
-        raise ValueError(f"unknown emotion {label!r}; choose one of: {', '.join(EMOTIONS)}")
-    if not math.isfinite(float(intensity)):
-        raise ValueError(f"emotion intensity {intensity!r}: must be a finite number")
+        shown = key if len(key) <= 40 else key[:40] + "..."
+        raise ValueError(f"unknown emotion {shown!r}; choose one of: {', '.join(EMOTIONS)}")
+    intensity = check_number("emotion intensity", intensity, *INTENSITY_RANGE)  # NaN or 1e30 renders black
     onehot = torch.zeros(1, len(EMOTIONS))
-    onehot[0, EMOTIONS.index(key)] = float(intensity)
+    onehot[0, EMOTIONS.index(key)] = intensity
     return onehot
 
 
