@@ -324,13 +324,33 @@ def _planar_float(waveform: Any) -> np.ndarray:
 
 
 def _resample(samples: np.ndarray, rate: int, new_rate: int) -> tuple[np.ndarray, int]:
-    """Whole-waveform resampling with FFmpeg's resampler (rates AAC cannot store)."""
+    """Whole-waveform resampling with FFmpeg's resampler (rates AAC cannot store), to exactly
+    round(N * new_rate / rate) samples (at least one).
+
+    FFmpeg's filter holds back about its length in samples, and returns nothing at all (flush included)
+    for an input shorter than that: 20 samples at 22 kHz, or 3 at 1 Hz. A tail of silence longer than
+    the filter (counted at both rates) is therefore resampled too and cut off again."""
     layout = _LAYOUTS[samples.shape[0]]
+    wanted = max(1, round(samples.shape[1] * new_rate / rate))
+    pad = _RESAMPLE_TAIL + -(-_RESAMPLE_TAIL * rate // new_rate)
+    padded = np.zeros((samples.shape[0], samples.shape[1] + pad), np.float32)
+    padded[:, :samples.shape[1]] = samples
     resampler = av.AudioResampler(format="fltp", layout=layout, rate=new_rate)
-    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples), format="fltp", layout=layout)
+    frame = av.AudioFrame.from_ndarray(padded, format="fltp", layout=layout)
     frame.sample_rate = rate
-    pieces = [f.to_ndarray() for f in resampler.resample(frame) + resampler.resample(None)]
-    return np.concatenate(pieces, axis=1).astype(np.float32), new_rate
+    out = np.zeros((samples.shape[0], wanted), np.float32)
+    filled = 0
+    for piece in resampler.resample(frame) + resampler.resample(None):
+        if filled >= wanted:
+            continue  # drain the resampler, keep nothing past the wanted length
+        data = piece.to_ndarray()[:, :wanted - filled]
+        out[:, filled:filled + data.shape[1]] = data
+        filled += data.shape[1]
+    return out, new_rate
+
+
+# Silence appended before resampling, in samples at each rate: longer than FFmpeg's default filter (32 taps).
+_RESAMPLE_TAIL = 64
 
 
 # ----------------------------------------------------------------------------- readers
