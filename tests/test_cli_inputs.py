@@ -342,3 +342,20 @@ def test_a_truncated_jpeg_renders_with_a_warning(models, short_speech, tmp_path,
         warnings_module.simplefilter("always")
         video.read_image(whole)
     assert not [w for w in caught if issubclass(w.category, video.TruncatedImageWarning)]
+
+
+# ----------------------------------------------------------------------------- issue 25: paths and disks
+
+def test_a_name_that_is_not_utf8_is_read_and_written(models, short_speech, tmp_path, capsys):
+    # Issue 25 #12: soundfile encodes names as UTF-8 and failed on b"sp\xffeech.wav" (UnicodeEncodeError).
+    speech = Path(os.fsdecode(bytes(tmp_path) + b"/sp\xffeech.wav"))
+    speech.write_bytes(short_speech.read_bytes())
+    data, rate = video.read_audio(speech)
+    assert rate == 16000 and data.shape[1] == soundfile.info(str(short_speech)).frames
+    out = Path(os.fsdecode(bytes(tmp_path) + b"/t\xffalk.mp4"))
+    code = cli.main(["render", "--models", str(models), "--audio", str(speech), "--no-crop", "--nfe", "2",
+                     "--emotion", "happy", "-q", "-o", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0 and out.is_file(), captured.err
+    assert "t\\xffalk.mp4" in captured.out  # printable on a strict UTF-8 stdout too
+    captured.out.encode("utf-8")

@@ -92,6 +92,12 @@ class Progress:
             self._tqdm.close()
 
 
+def _shown(path: Path) -> str:
+    """A path printable on any stdout: a byte that is not UTF-8 in a name (kept by Python as a lone
+    surrogate) is shown as \\xNN rather than failing the print once the work is done."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _say(message: str, quiet: bool = False) -> None:
     if not quiet:
         print(message, file=sys.stderr, flush=True)
@@ -332,7 +338,7 @@ def _write_video(args: argparse.Namespace, pipe, identity, motion, audio: tuple)
 def _summary(output: Path, frames_total: int, config, waveform, rate: int, timer: "_Timer") -> None:
     side, fps = config.input_size, config.fps
     times = " | ".join(f"{k} {v:.1f} s" for k, v in timer.stages.items())
-    print(f"wrote {output.resolve()}\n"
+    print(f"wrote {_shown(output.resolve())}\n"
           f"  {frames_total} frames of {side}x{side} at {fps:g} fps = {frames_total / fps:.2f} s of video "
           f"(speech {waveform.shape[-1] / rate:.2f} s, {waveform.shape[0]} channel(s) at {rate} Hz)\n"
           f"  time: {times} | total {timer.total:.1f} s", flush=True)
@@ -399,7 +405,7 @@ def download(args: argparse.Namespace) -> int:
     fetched = download_models(dest, parts, source=args.source,
                               progress=report, convert=args.convert, verify=not args.no_verify)
     state = f"downloaded {len(fetched)} file(s)" if fetched else "all files were already there"
-    print(f"models ready in {Path(dest).resolve()} ({state}, {time.perf_counter() - started:.1f} s)", flush=True)
+    print(f"models ready in {_shown(Path(dest).resolve())} ({state}, {time.perf_counter() - started:.1f} s)", flush=True)
     return 0
 
 
@@ -425,7 +431,7 @@ def convert(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     written = convert_checkpoint(args.source, target)
     size = written.stat().st_size / 1e6
-    print(f"wrote {written.resolve()} ({size:.1f} MB, {time.perf_counter() - started:.1f} s)", flush=True)
+    print(f"wrote {_shown(written.resolve())} ({size:.1f} MB, {time.perf_counter() - started:.1f} s)", flush=True)
     return 0
 
 

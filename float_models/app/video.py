@@ -396,11 +396,13 @@ def _read_audio_soundfile(path: Path) -> tuple[np.ndarray, int] | None:
     except ImportError:
         return None
     try:
-        info = soundfile.info(str(path))
-        if info.channels > 2 or info.samplerate > MAX_READ_RATE:
-            return None
-        _check_audio_size(info.channels, info.frames, path)
-        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        # Through a file object: soundfile encodes a name as UTF-8, which a name with a byte that is not
+        # UTF-8 (os.fsdecode's surrogate escapes, b"sp\xffeech.wav") cannot be.
+        with open(path, "rb") as file, soundfile.SoundFile(file) as sound:
+            if sound.channels > 2 or sound.samplerate > MAX_READ_RATE:
+                return None
+            _check_audio_size(sound.channels, sound.frames, path)
+            data, rate = sound.read(dtype="float32", always_2d=True), sound.samplerate
     except RuntimeError:
         return None  # a WAV flavour libsndfile does not know: let FFmpeg try
     return _checked_audio(np.ascontiguousarray(data.T), int(rate), path)
