@@ -223,3 +223,44 @@ def test_image_and_audio_inputs_have_the_library_bounds(pack, pipe, inputs, monk
     monkeypatch.setattr(media, "MAX_AUDIO_VALUES", 1000)
     with pytest.raises(ValueError, match=r"^FLOAT Encode Speech: this AUDIO has 1920 samples x 2 channel.*limit of 1000"):
         nodes["FloatKitEncodeAudio"].execute(pipe, inputs["audio"])
+
+
+# ----------------------------------------------------------------------------- issue 25: literals on sockets
+
+@pytest.mark.parametrize("literal", [{"fps": 25}, 25, "motion.safetensors", 2.5, True])
+def test_a_literal_on_a_socket_names_the_input_and_what_to_connect(literal, pack):
+    # Issue 25: a prompt's JSON may put any value where a link belongs; ComfyUI hands it to the node
+    # (a list is taken for a broken link and refused by ComfyUI itself).
+    import comfy_stubs
+
+    prompt = {"1": {"class_type": "FloatKitLoadModels", "inputs": {}},
+              "2": {"class_type": "FloatKitSaveMotion",
+                    "inputs": {"pipe": ["1", 0], "motion": literal, "filename_prefix": "motion/x"}}}
+    with pytest.raises(ValueError) as caught:
+        comfy_stubs.run_graph(prompt, pack.NODE_CLASS_MAPPINGS, fill_defaults=True)
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("FLOAT Save Motion: input 'motion' got the value ")
+    assert "FLOATKIT_MOTION" in message and "connect it to the output of FLOAT Sample Motion" in message
+
+
+@pytest.mark.parametrize("literal, shown", [({"source_width": 640, "x": 0}, r"\{'source_width': "),
+                                           ([[0, 0, 64, 64]], r"\[\[0, 0, 64, 64\]\]"), ([], r"\[\]")])
+def test_a_literal_crop_box_is_refused_before_any_work(literal, shown, pack, inputs):
+    paste = pack.NODE_CLASS_MAPPINGS["FloatKitPasteBack"]
+    with pytest.raises(ValueError, match=rf"^FLOAT Paste Back: input 'crop_box' got the value {shown}"
+                                         r".*FLOATKIT_CROP_BOX.*FLOAT Crop Portrait$"):
+        paste.execute(inputs["image"], inputs["image"], literal, 16)
+
+
+def test_the_named_sources_of_each_socket_give_that_socket(pack):
+    from comfyui_floatkit.nodes.sockets import SOURCES
+
+    outputs: dict[str, set] = {}
+    for node_id, node in pack.NODE_CLASS_MAPPINGS.items():
+        for out in node.define_schema().outputs:
+            outputs.setdefault(out.get_io_type(), set()).add(pack.NODE_DISPLAY_NAME_MAPPINGS[node_id])
+    for io_type, text in SOURCES.items():
+        named = [n.strip() for part in text.split(" or ") for n in part.split(",")]
+        named = [n for n in named if n and n != "a motion edit"]
+        assert named and set(named) <= outputs[io_type], (io_type, named)
+    assert {t for t in outputs if t.startswith("FLOATKIT_")} == set(SOURCES)
