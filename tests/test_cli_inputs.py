@@ -359,3 +359,37 @@ def test_a_name_that_is_not_utf8_is_read_and_written(models, short_speech, tmp_p
     assert code == 0 and out.is_file(), captured.err
     assert "t\\xffalk.mp4" in captured.out  # printable on a strict UTF-8 stdout too
     captured.out.encode("utf-8")
+
+
+def test_an_output_on_a_pipe_or_device_is_refused_before_work(short_speech, tiny_files, tmp_path, capsys):
+    # Issue 25: the final rename replaced a FIFO (or a link to one) with a regular file.
+    fifo = tmp_path / "pipe.mp4"
+    os.mkfifo(fifo)
+    (tmp_path / "to-pipe.mp4").symlink_to(fifo)
+    (tmp_path / "null.mp4").symlink_to("/dev/null")
+    (tmp_path / "null.safetensors").symlink_to("/dev/null")
+    for output, kind in ((fifo, "named pipe"), (tmp_path / "to-pipe.mp4", "named pipe"),
+                         (tmp_path / "null.mp4", "character device")):
+        code, err = run(capsys, "render", "--models", tmp_path / "no-models", "--audio", short_speech, "-o", output)
+        assert code == cli.EXIT_INPUT and kind in one_line(err) and f"-o {output}" in one_line(err)
+    code, err = run(capsys, "convert", tiny_files.checkpoint, "-o", tmp_path / "null.safetensors")
+    assert code == cli.EXIT_INPUT and "character device" in one_line(err)
+    assert fifo.is_fifo() and (tmp_path / "to-pipe.mp4").is_symlink() and (tmp_path / "null.mp4").is_symlink()
+    with pytest.raises(video.MediaError, match="named pipe"):
+        video.VideoWriter(fifo, 25, 16, 16)
+
+
+def test_an_output_through_a_symbolic_link_writes_its_target_and_keeps_the_link(tiny_files, tmp_path, capsys):
+    real, link = tmp_path / "real.mp4", tmp_path / "link.mp4"
+    real.write_bytes(b"old")
+    link.symlink_to(real.name)
+    with video.VideoWriter(link, 25, 16, 16) as writer:
+        writer.write(np.zeros((2, 16, 16, 3), np.uint8))
+    assert link.is_symlink() and os.readlink(link) == real.name and real.stat().st_size > 100
+    store, alias = tmp_path / "store.safetensors", tmp_path / "alias.safetensors"
+    alias.symlink_to(store)  # dangling until written
+    code, err = run(capsys, "convert", tiny_files.checkpoint, "-o", alias)
+    assert code == 0, err
+    assert alias.is_symlink() and store.is_file() and not store.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alias.safetensors", "link.mp4", "real.mp4",
+                                                          "store.safetensors"]

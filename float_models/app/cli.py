@@ -208,7 +208,8 @@ def _why_unusable(path: Path, folder: bool = False) -> str:
 
 def _check_output(output: Path, suffix: str, inputs: Sequence[Path | None] = ()) -> None:
     """Refuse, before any work, an output that could only fail at the end or would destroy an input:
-    the wrong container, an existing folder, an unwritable folder, or the same file as an input."""
+    the wrong container, an existing folder, a pipe or device, an unwritable folder, or the same file
+    as an input."""
     if output.is_dir():
         raise InputError(f"-o {output}: is a folder; give a file name inside it, e.g. {output / ('clip' + suffix)}")
     if output.suffix.lower() != suffix:
@@ -216,7 +217,13 @@ def _check_output(output: Path, suffix: str, inputs: Sequence[Path | None] = ())
     for source in inputs:
         if source is not None and _same_file(output, source):
             raise InputError(f"-o {output}: is the input {source}; writing would destroy it: choose another name")
-    folder = output.parent
+    from ..partfiles import OutputPathError, output_target
+
+    try:
+        target = output_target(output)  # a link's target is what gets written; a pipe or device is refused
+    except OutputPathError as err:
+        raise InputError(f"-o {err}") from None
+    folder = target.parent
     while not folder.exists() and folder != folder.parent:  # the folder is created later: test its parent
         folder = folder.parent
     if not folder.is_dir():

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 from urllib.parse import urlparse
 
-from ..partfiles import discard, part_path, release
+from ..partfiles import discard, output_target, part_path, release
 from ..nets.checkpoint import (AUDIO_TOWER_NAME, AUDIO_TOWER_PREFIX, EMOTION_PREFIX, EMOTION_TOWER_NAME,
                          CheckpointError, SAFETENSORS_SUFFIXES, read_tensors, resolve_config,
                          split_float_weights)
@@ -353,7 +353,7 @@ def convert_checkpoint(source: str | Path, target: str | Path | None = None) -> 
     from safetensors.torch import save_file
 
     source = Path(source)
-    target = Path(target) if target is not None else source.with_suffix(".safetensors")
+    target = output_target(target if target is not None else source.with_suffix(".safetensors"))
     tensors, metadata = read_tensors(source)
     config = resolve_config(split_float_weights(tensors, metadata), source)
     meta = dict(metadata)

@@ -30,7 +30,7 @@ from typing import Any
 import av
 import numpy as np
 
-from ..partfiles import discard, part_path, release
+from ..partfiles import OutputPathError, discard, output_target, part_path, release
 
 __all__ = ["MediaError", "TruncatedImageWarning", "VideoWriter", "frames_to_uint8", "mix_to_mono", "read_audio",
            "read_image", "to_uint8_frames"]
@@ -97,7 +97,8 @@ def to_uint8_frames(frames: Any) -> np.ndarray:
 class VideoWriter:
     """Streaming MP4 writer: H.264 video (yuv420p), optional AAC audio, atomic on success.
 
-    path:      the .mp4 to create (its folder must exist; an existing file is replaced on success).
+    path:      the .mp4 to create (its folder must exist; an existing file is replaced on success; a
+               symbolic link is followed and its target replaced; a pipe or device is refused).
     fps:       frame rate (FLOAT: 25). Fractional rates such as 30000/1001 are kept exact.
     width, height: size of the frames that `write` will receive. yuv420p needs even sizes:
                with odd="pad" (default) the last row/column is repeated to make them even;
@@ -115,7 +116,10 @@ class VideoWriter:
     def __init__(self, path: str | os.PathLike, fps: float, width: int, height: int,
                  audio: tuple[Any, int] | None = None, crf: int = DEFAULT_CRF, preset: str = "medium",
                  odd: str = "pad"):
-        self.path = Path(path)
+        try:
+            self.path = output_target(path)  # a symbolic link's target; never a pipe or a device
+        except OutputPathError as err:
+            raise MediaError(str(err)) from None
         self.width, self.height = int(width), int(height)
         if self.width <= 0 or self.height <= 0:
             raise MediaError(f"video size must be positive, got {width}x{height}")
