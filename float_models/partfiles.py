@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import errno
 import os
+import shutil
 import stat
 import threading
 import uuid
@@ -52,6 +53,25 @@ def output_target(target: str | os.PathLike) -> Path:
                                   "only: give a plain file name")
     return real
 _lock = threading.Lock()
+
+
+def check_free_space(target: str | os.PathLike, need: int, what: str) -> None:
+    """Raise OSError(ENOSPC) before any writing when the folder that will hold `target` has less than
+    `need` bytes free (`what` names the file, e.g. "the video"). Unknown free space passes."""
+    folder = Path(target).parent
+    while not folder.exists() and folder != folder.parent:  # created later: its nearest existing parent
+        folder = folder.parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return
+    if need > free:
+        raise OSError(errno.ENOSPC, f"not enough free space for {what}: about {_megabytes(need)} needed, "
+                                    f"only {_megabytes(free)} free in {folder}", os.fspath(target))
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{max(size, 0) / 1e6:.1f} MB"
 
 
 def part_path(target: str | os.PathLike, suffix: str = ".part") -> Path:

@@ -35,6 +35,7 @@ import struct
 import subprocess
 import sys
 import tracemalloc
+import types
 import warnings as warnings_module
 import zlib
 from pathlib import Path
@@ -393,3 +394,103 @@ def test_an_output_through_a_symbolic_link_writes_its_target_and_keeps_the_link(
     assert alias.is_symlink() and store.is_file() and not store.is_symlink()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["alias.safetensors", "link.mp4", "real.mp4",
                                                           "store.safetensors"]
+
+
+def _disk_with_free(monkeypatch, free: int) -> None:
+    import shutil
+
+    from float_models import partfiles
+
+    usage = shutil.disk_usage("/")
+    monkeypatch.setattr(partfiles.shutil, "disk_usage", lambda path: usage._replace(free=free))
+
+
+def test_a_render_that_cannot_fit_on_the_disk_is_refused_before_sampling(models, short_speech, tmp_path, capsys,
+                                                                         monkeypatch):
+    # Issue 25 #5: the full disk showed only after the whole render, as a traceback.
+    from float_models import FloatPipeline
+
+    _disk_with_free(monkeypatch, 200_000)
+    monkeypatch.setattr(FloatPipeline, "sample_motion", lambda *a, **k: pytest.fail("sampled anyway"))
+    code, err = run(capsys, "render", "--models", models, "--audio", short_speech, "--no-crop", "--emotion", "happy",
+                    "-o", tmp_path / "x.mp4")
+    line = one_line(err)
+    assert code == cli.EXIT_INPUT and f"-o {tmp_path / 'x.mp4'}: not enough free space for the video" in line
+    assert "only 0.2 MB free" in line and "choose another folder" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_disk_that_fills_during_the_render_is_one_line_and_leaves_no_file(models, short_speech, tmp_path, capsys,
+                                                                            monkeypatch):
+    import errno
+
+    def full(self, frames):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self._tmp))
+
+    monkeypatch.setattr(video.VideoWriter, "write", full)
+    code, err = run(capsys, "render", "--models", models, "--audio", short_speech, "--no-crop", "--emotion", "happy",
+                    "--nfe", "2", "-o", tmp_path / "x.mp4")
+    line = one_line(err)
+    assert code == cli.EXIT_INPUT and "No space left on device; nothing was written" in line
+    assert ".part" not in line and list(tmp_path.iterdir()) == []
+
+
+def test_the_video_size_estimate_covers_a_real_encode(tmp_path):
+    portrait = video.read_image(ROOT / "examples" / "portrait.png").astype(np.float32)
+    rng = np.random.default_rng(0)
+    frames = np.stack([np.clip(portrait + rng.normal(0, 3, portrait.shape), 0, 255).astype(np.uint8)
+                       for _ in range(25)])
+    speech = np.zeros((1, 16000), np.float32)
+    for crf in (0, 18, 30):
+        with video.VideoWriter(tmp_path / "v.mp4", 25, 512, 512, audio=(speech, 16000), crf=crf) as writer:
+            writer.write(frames)
+        size = (tmp_path / "v.mp4").stat().st_size
+        assert size < video.estimate_video_bytes(25, 512, 512, crf, 1.0, 1) < 20 * size + 2_000_000, crf
+
+
+def test_convert_onto_a_full_disk_is_one_line_and_leaves_no_file(tiny_files, tmp_path, capsys, monkeypatch):
+    import safetensors.torch
+    from safetensors import SafetensorError
+
+    target = tmp_path / "c.safetensors"
+    with monkeypatch.context() as patch:
+        _disk_with_free(patch, 1_000_000)
+        code, err = run(capsys, "convert", tiny_files.checkpoint, "-o", target)
+    assert code == cli.EXIT_INPUT and "not enough free space for c.safetensors: about" in one_line(err)
+
+    def full(*args, **kwargs):
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", full)
+    code, err = run(capsys, "convert", tiny_files.checkpoint, "-o", target)
+    assert code == cli.EXIT_INPUT
+    assert one_line(err) == (f"error: -o {target}: No space left on device; nothing was written: free some space "
+                             "or choose another folder")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_download_into_a_file_is_refused_before_anything(tmp_path, capsys, monkeypatch):
+    from float_models.app import download
+
+    monkeypatch.setattr(download, "check_connection", lambda *a, **k: None)  # as if the hub answered
+    blocker = tmp_path / "models.txt"
+    blocker.write_text("not a folder")
+    for dest, words in ((blocker, "is a file, not a folder"), (blocker / "float", "is inside")):
+        code, err = run(capsys, "download", "--to", dest)
+        line = one_line(err)
+        assert code == cli.EXIT_INPUT and line.startswith(f"error: --to {dest}: {words}") and "folder" in line
+    with pytest.raises(ValueError, match="is a file, not a folder"):
+        download.download_models(blocker)
+    assert blocker.read_text() == "not a folder"
+
+
+def test_download_checks_the_free_space_first(tmp_path, capsys, monkeypatch):
+    from float_models.app import download
+
+    monkeypatch.setattr(download, "check_connection", lambda *a, **k: None)
+    fetch = types.SimpleNamespace(hf_hub_download=lambda **kwargs: pytest.fail("downloading anyway"))
+    monkeypatch.setattr(download, "_hub", lambda: fetch)
+    _disk_with_free(monkeypatch, 50_000_000)
+    code, err = run(capsys, "download", "--to", tmp_path / "float")
+    line = one_line(err)
+    assert code == cli.EXIT_DOWNLOAD and "not enough free space for the model files (7)" in line

@@ -314,6 +314,7 @@ def render(args: argparse.Namespace) -> int:
     audio = pipe.encode_audio(speech, rate)
     emotion = emotion_condition(pipe, args.emotion, speech, rate, args.intensity)
     t = timer.stage("encode", t)
+    _check_video_space(args, audio.num_frames, pipe.config.input_size, waveform, rate)
 
     bar = Progress("sample", "steps", args.quiet)
     motion = pipe.sample_motion(identity, audio, emotion, a_cfg_scale=args.a_cfg, r_cfg_scale=args.r_cfg,
@@ -326,6 +327,16 @@ def render(args: argparse.Namespace) -> int:
     timer.stage("decode + write", t)
     _summary(args.output, motion.num_frames, pipe.config, waveform, rate, timer)
     return 0
+
+
+def _check_video_space(args: argparse.Namespace, frames: int, side: int, waveform, rate: int) -> None:
+    """Refuse, before sampling and decoding, a render whose video surely will not fit on the disk
+    (a generous estimate of the MP4's size against the free space; OSError, reported in one line)."""
+    from ..partfiles import check_free_space
+    from .video import estimate_video_bytes
+
+    need = estimate_video_bytes(frames, side, side, args.crf, waveform.shape[-1] / rate, waveform.shape[0])
+    check_free_space(args.output, need, f"the video ({frames} frames at crf {args.crf})")
 
 
 def _write_video(args: argparse.Namespace, pipe, identity, motion, audio: tuple) -> None:
@@ -400,6 +411,7 @@ def download(args: argparse.Namespace) -> int:
     from .download import PARTS, default_models_dir, download_models
 
     dest = args.to or default_models_dir()
+    _check_folder("--to", dest)
     parts = args.parts or list(PARTS)
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
@@ -414,6 +426,17 @@ def download(args: argparse.Namespace) -> int:
     state = f"downloaded {len(fetched)} file(s)" if fetched else "all files were already there"
     print(f"models ready in {_shown(Path(dest).resolve())} ({state}, {time.perf_counter() - started:.1f} s)", flush=True)
     return 0
+
+
+def _check_folder(flag: str, folder: Path) -> None:
+    """A folder to create or fill: it, or its nearest existing parent, must be a folder."""
+    here = folder
+    while not here.exists() and here != here.parent:
+        here = here.parent
+    if here.exists() and not here.is_dir():
+        what = "is a file" if here == folder else f"is inside {here}, which is a file"
+        raise InputError(f"{flag} {folder}: {what}, not a folder; give the folder to put the models in, "
+                         f"e.g. {folder.parent / 'float'}")
 
 
 def _add_convert(sub: argparse._SubParsersAction) -> None:
@@ -431,7 +454,7 @@ def convert(args: argparse.Namespace) -> int:
 
     if not args.source.is_file():
         raise InputError(f"{args.source}: no such file")
-    target = args.output or args.source.with_suffix(".safetensors")
+    target = args.output = args.output or args.source.with_suffix(".safetensors")
     if target.resolve() == args.source.resolve():
         raise InputError(f"-o {target}: would overwrite the source; choose another name")
     _check_output(target, ".safetensors", inputs=[args.source])
@@ -507,9 +530,31 @@ def _run(command: Callable[[argparse.Namespace], int], args: argparse.Namespace)
     except DownloadError as err:
         _say(f"error: {err}")
         return EXIT_DOWNLOAD
+    except OSError as err:  # the disk, not the inputs: full, read-only, over quota, gone
+        _say(f"error: {_os_error_line(err, args)}")
+        return EXIT_DOWNLOAD if command is download else EXIT_INPUT
     except KeyboardInterrupt as err:
         _say("interrupted: nothing was written")
         return 128 + err.signum if isinstance(err, _Stopped) else EXIT_INTERRUPTED
+
+
+_DISK_ADVICE = {errno.ENOSPC: "free some space or choose another folder",
+                errno.EDQUOT: "free some space or choose another folder",
+                errno.EROFS: "the file system is read-only: choose another folder",
+                errno.EACCES: "choose a folder you can write to", errno.EPERM: "choose a folder you can write to"}
+
+
+def _os_error_line(err: OSError, args: argparse.Namespace) -> str:
+    """A file-system error as one line naming the output option, what happened and what to do."""
+    if hasattr(args, "to"):
+        subject, written = f"--to {args.to or 'models folder'}", ""
+    elif getattr(args, "output", None) is not None:
+        subject, written = f"-o {args.output}", "; nothing was written"
+    else:
+        subject, written = str(err.filename or "a file"), ""
+    reason = err.strerror or str(err) or type(err).__name__
+    advice = _DISK_ADVICE.get(err.errno, "check the disk and the folder, then run this again")
+    return f"{subject}: {reason}{written}: {advice}"
 
 
 if __name__ == "__main__":
