@@ -494,3 +494,20 @@ def test_download_checks_the_free_space_first(tmp_path, capsys, monkeypatch):
     code, err = run(capsys, "download", "--to", tmp_path / "float")
     line = one_line(err)
     assert code == cli.EXIT_DOWNLOAD and "not enough free space for the model files (7)" in line
+
+
+def test_an_integer_checkpoint_is_one_line_exit_3(tiny_files, short_speech, tmp_path, capsys):
+    # Issue 25 #9: int8 weights with the right names and shapes gave a RuntimeError traceback (exit 1).
+    import torch
+
+    from float_models.nets.checkpoint import read_tensors
+
+    tensors, _ = read_tensors(tiny_files.checkpoint, ("audio_encoder.", "emotion_encoder."))
+    path = tmp_path / "int8.pth"
+    torch.save({k: v.to(torch.int8) for k, v in tensors.items()}, path)
+    path.with_suffix(".json").write_bytes(tiny_files.checkpoint.with_suffix(".json").read_bytes())
+    code, err = run(capsys, "render", "--checkpoint", path, "--audio-encoder", tiny_files.audio_encoder,
+                    "--emotion", "happy", "--audio", short_speech, "--no-crop", "-o", tmp_path / "x.mp4")
+    line = one_line(err)
+    assert code == cli.EXIT_MODELS and str(path) in line and "(file int8, model float32)" in line
+    assert not (tmp_path / "x.mp4").exists()
