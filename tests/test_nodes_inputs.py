@@ -264,3 +264,39 @@ def test_the_named_sources_of_each_socket_give_that_socket(pack):
         named = [n for n in named if n and n != "a motion edit"]
         assert named and set(named) <= outputs[io_type], (io_type, named)
     assert {t for t in outputs if t.startswith("FLOATKIT_")} == set(SOURCES)
+
+
+# ----------------------------------------------------------------------------- issue 25 #7: saved -> loadable
+
+@pytest.mark.parametrize("prefix, saved_as", [
+    ("takes/hero", "motion/takes/hero_00001_.safetensors"), ("", "motion/FloatKit_"), ("...", "motion/FloatKit_"),
+    ("/abs/take", "motion/abs/take_00001_.safetensors"), ("motion/kept", "motion/kept_00001_.safetensors")])
+def test_every_saved_motion_can_be_loaded_again(prefix, saved_as, pack, pipe, parts, models_home):
+    # Issue 25 #7: prefixes outside motion/ wrote files that Load Motion refused and "latest" ignored.
+    import folder_paths
+
+    nodes, identity, features, emotion = parts
+    motion = nodes["FloatKitSampleMotion"].execute(pipe, identity, features, emotion, 2.0, 1.0, 1.0, 2, "euler", 0)[0]
+    text = nodes["FloatKitSaveMotion"].execute(pipe, motion, prefix).ui.as_dict()["text"][0]
+    name = text.split("load it with Load Motion as '")[1].rstrip("'")
+    assert name.startswith(saved_as) and name.endswith(" [output]")
+    load = nodes["FloatKitLoadMotion"]
+    assert name in load.INPUT_TYPES()["required"]["motion_file"][1]["options"]
+    assert load.validate_inputs(motion_file=name) is True
+    for choice in (name, "(latest saved motion)"):
+        loaded = load.execute(pipe, choice)[0]
+        assert torch.equal(loaded.latents, motion.latents.float()), choice
+    output = folder_paths.get_output_directory()
+    os.remove(os.path.join(output, name.removesuffix(" [output]")))
+
+
+def test_save_motion_refuses_a_prefix_that_leaves_the_motion_folder(pack, pipe, parts, models_home):
+    import folder_paths
+
+    nodes, identity, features, emotion = parts
+    motion = nodes["FloatKitSampleMotion"].execute(pipe, identity, features, emotion, 2.0, 1.0, 1.0, 2, "euler", 0)[0]
+    before = sorted(os.walk(folder_paths.get_output_directory()))
+    with pytest.raises(ValueError, match=r"^FLOAT Save Motion: filename_prefix 'motion/../x': '\.\.' cannot be "
+                                         r"used.*'motion/takes/hero'"):
+        nodes["FloatKitSaveMotion"].execute(pipe, motion, "motion/../x")
+    assert sorted(os.walk(folder_paths.get_output_directory())) == before
