@@ -135,13 +135,14 @@ def frames_bytes(frames: int, size: int, height: int | None = None) -> int:
 
 
 def check_frames_fit(frames: int, size: int, available: int | None = None, fps: float | None = None,
-                     height: int | None = None, advice: str | None = None) -> None:
+                     height: int | None = None, advice: str | None = None, working: int = 0) -> None:
     """Refuse, before any sampling, an IMAGE output that cannot fit in RAM (an hour of speech at
-    25 fps and 512 px is ~283 GB). Only what surely cannot fit is refused (the frames alone exceed the
-    available memory), so borderline runs are not stopped by an estimate. fps: the motion's frame
-    rate (for the length in minutes); advice: what to do instead (default: the streaming nodes)."""
+    25 fps and 512 px is ~283 GB). Only what surely cannot fit is refused (the frames, plus the
+    `working` bytes the node needs while making them, exceed the available memory), so borderline runs
+    are not stopped by an estimate. fps: the motion's frame rate (for the length in minutes); advice:
+    what to do instead (default: the streaming nodes)."""
     available = available_memory() if available is None else available
-    need = frames_bytes(frames, size, height)
+    need = frames_bytes(frames, size, height) + int(working)
     if available is None or need <= available:
         return
     length = f" ({frames / fps / 60:.1f} min at {fps:g} fps)" if fps else ""
@@ -149,8 +150,9 @@ def check_frames_fit(frames: int, size: int, available: int | None = None, fps: 
                         f"batch of frames into an MP4 as it is made, so memory stays flat at any length. Or keep "
                         f"the IMAGE output and render the motion in parts (FLOAT Motion Trim, then FLOAT Decode "
                         f"Motion per part)")
+    extra = f", plus {working / GB:.1f} GB while making them" if working else ""
     raise MemoryError(
         f"the {frames} frames{length} of {size}x{size if height is None else height} would need about "
         f"{need / GB:.1f} GB of memory as an IMAGE output ({frames_bytes(1, size, height) / 2**20:.0f} MiB per "
-        f"frame), but only about {available / GB:.1f} GB is available. Use shorter audio (split the speech), or: "
-        f"{advice}.")
+        f"frame{extra}), but only about {available / GB:.1f} GB is available. Use shorter audio (split the "
+        f"speech), or: {advice}.")

@@ -300,3 +300,64 @@ def test_save_motion_refuses_a_prefix_that_leaves_the_motion_folder(pack, pipe, 
                                          r"used.*'motion/takes/hero'"):
         nodes["FloatKitSaveMotion"].execute(pipe, motion, "motion/../x")
     assert sorted(os.walk(folder_paths.get_output_directory())) == before
+
+
+# ----------------------------------------------------------------------------- issue 25 #11: Paste Back's memory
+
+PASTE_PEAK_SCRIPT = """
+import sys
+sys.path[:0] = [sys.argv[1], sys.argv[1] + "/tests"]
+import torch
+torch.set_num_threads(2)
+import comfy_stubs
+comfy_stubs.install(sys.argv[2])
+from test_nodes import import_pack
+pack = import_pack()
+from comfyui_floatkit.float_models.app.face_crop import CropBox
+from comfyui_floatkit.nodes import _errors
+counted = []
+check = _errors.check_frames_fit
+def record(frames, size, available=None, fps=None, height=None, advice=None, **extra):
+    counted.append(_errors.frames_bytes(frames, size, height) + int(extra.get("working", 0)))
+    return check(frames, size, available, fps, height, advice, **extra)
+_errors.check_frames_fit = record
+images, photo = torch.rand(25, 512, 512, 3), torch.rand(1, 600, 800, 3)
+box = CropBox(left=200, top=100, size=400, source_width=800, source_height=600)
+def status(field):
+    with open("/proc/self/status") as lines:
+        return next(int(l.split()[1]) * 1024 for l in lines if l.startswith(field + ":"))
+with open("/proc/self/clear_refs", "w") as reset:  # the peak (VmHWM) starts again from the present size
+    reset.write("5")
+base = status("VmRSS")
+out = pack.NODE_CLASS_MAPPINGS["FloatKitPasteBack"].execute(images, photo, (box,), 16).result[0]
+print(status("VmHWM") - base, counted[0], out.numel() * 4)
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="measures the peak through Linux's /proc")
+def test_paste_back_counts_the_memory_it_really_uses(models_home, tmp_path):
+    # Issue 25 #11: only the output frames were counted; resizing chunks, blending temporaries and the
+    # final join took more than as much again (25 frames into 4000x3000, 2400 px box: +7.7 GB, 3.6 counted).
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", PASTE_PEAK_SCRIPT, str(root), str(tmp_path)], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    peak, counted, output = map(int, done.stdout.split()[-3:])
+    assert output <= peak <= counted, (peak / 1e6, counted / 1e6)  # measured above the output, within the count
+    assert counted < 2.5 * peak  # and not so generous that it refuses what fits
+
+
+def test_paste_back_refuses_what_would_fit_only_without_its_working_memory(pack, monkeypatch):
+    from comfyui_floatkit.float_models.app.face_crop import CropBox
+    from comfyui_floatkit.nodes import _errors
+
+    images, photo = torch.rand(4, 64, 64, 3), torch.rand(1, 600, 800, 3)
+    box = CropBox(left=200, top=100, size=400, source_width=800, source_height=600)
+    monkeypatch.setattr(_errors, "available_memory", lambda: _errors.frames_bytes(4, 800, 600) + 1000)
+    with pytest.raises(MemoryError, match=r"^FLOAT Paste Back: the 4 frames of 800x600 .* plus 0\.\d GB while "
+                                          r"making them"):
+        pack.NODE_CLASS_MAPPINGS["FloatKitPasteBack"].execute(images, photo, (box,), 16)
