@@ -23,6 +23,14 @@ The node-side cases are in tests/test_nodes_inputs.py. Covered here:
 | 8 | `--checkpoint` missing / a symlink loop / a folder         | exit 2 naming the path and the reason        |
 | 10| `-o x.avi`                                                 | exit 2 (FloatKit writes .mp4)                |
 | 10| truncated JPEG with `--no-crop`                            | renders, with a one-line warning             |
+| 25.5 | a disk too small for the video, `convert`, `download`   | exit 2 (4 for download) before sampling      |
+| 25.5 | ENOSPC during the render / `convert` (SafetensorError)  | exit 2, one line, no file left               |
+| 25.5 | `download --to FILE` (or a path under a file)           | exit 2 before anything, online or offline    |
+| 25.9 | int8 checkpoint with the right names and shapes         | exit 3 naming the file and the first keys    |
+| 25.10| 3 samples at 1 Hz, 20 samples at 22 kHz (writer)        | muxed, resampled to an AAC rate              |
+| 25.12| `--audio` and `-o` names with the byte 0xFF (not UTF-8)  | renders; the summary shows the byte as xFF   |
+| 25   | `-o` a FIFO, a link to a FIFO or to /dev/null           | exit 2 before work, the pipe untouched       |
+| 25   | `-o` / `convert -o` a symbolic link                     | the link's target is written, the link stays |
 """
 
 from __future__ import annotations

@@ -13,6 +13,11 @@ tests/test_cli_inputs.py. Covered here:
 | 9 | two `-> .` links in output/motion                               | list made at once, no duplicates           |
 |10 | Save Motion with an empty or dot-led prefix                     | a visible file that Load Motion lists      |
 |10 | saved motion file mode                                          | 0644 under umask 022, like other outputs   |
+|25.7 | Save Motion prefix `takes/hero`, empty, `...`, `/abs/take`    | saved under output/motion; Load Motion and `(latest saved motion)` load it |
+|25.7 | Save Motion prefix with `..`                                  | refused, naming the input, nothing written |
+|25.9 | tower weights stored as int8 (right names and shapes)         | short error naming the file and the fix    |
+|25.11| Paste Back 25 frames into 800x600 (box 400)                   | measured peak within the memory check's count |
+|25   | literal JSON (dict, number, text) on a FLOATKIT_* socket      | one line naming the input and what to connect |
 """
 
 from __future__ import annotations
