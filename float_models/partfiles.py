@@ -38,7 +38,7 @@ def output_target(target: str | os.PathLike) -> Path:
     real = Path(os.path.realpath(path)) if path.is_symlink() else path
     try:
         mode = os.stat(real).st_mode
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # not there yet (a folder on the way is checked by callers)
         return real
     except OSError as err:
         why = ("a symbolic link that loops" if err.errno == errno.ELOOP
