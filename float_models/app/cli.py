@@ -410,7 +410,7 @@ def _add_download(sub: argparse._SubParsersAction) -> None:
 def download(args: argparse.Namespace) -> int:
     from .download import PARTS, default_models_dir, download_models
 
-    dest = args.to or default_models_dir()
+    dest = args.to = args.to or default_models_dir()
     _check_folder("--to", dest)
     parts = args.parts or list(PARTS)
     unknown = [p for p in parts if p not in PARTS]
@@ -424,7 +424,8 @@ def download(args: argparse.Namespace) -> int:
     fetched = download_models(dest, parts, source=args.source,
                               progress=report, convert=args.convert, verify=not args.no_verify)
     state = f"downloaded {len(fetched)} file(s)" if fetched else "all files were already there"
-    print(f"models ready in {_shown(Path(dest).resolve())} ({state}, {time.perf_counter() - started:.1f} s)", flush=True)
+    print(f"models ready in {_shown(Path(dest).resolve())} ({state}, {time.perf_counter() - started:.1f} s)",
+          flush=True)
     return 0
 
 
@@ -545,16 +546,20 @@ _DISK_ADVICE = {errno.ENOSPC: "free some space or choose another folder",
 
 
 def _os_error_line(err: OSError, args: argparse.Namespace) -> str:
-    """A file-system error as one line naming the output option, what happened and what to do."""
-    if hasattr(args, "to"):
-        subject, written = f"--to {args.to or 'models folder'}", ""
-    elif getattr(args, "output", None) is not None:
-        subject, written = f"-o {args.output}", "; nothing was written"
-    else:
-        subject, written = str(err.filename or "a file"), ""
+    """A file-system error as one line naming the output option (or the file), what happened and what
+    to do. The output's own errors come from its folder (the hidden part file there) or name no file."""
+    flag, target = ("--to", args.to) if hasattr(args, "to") else ("-o", getattr(args, "output", None))
     reason = err.strerror or str(err) or type(err).__name__
     advice = _DISK_ADVICE.get(err.errno, "check the disk and the folder, then run this again")
-    return f"{subject}: {reason}{written}: {advice}"
+    if target is None or not (err.filename is None or _within(err.filename, target, flag == "--to")):
+        return f"{err.filename or 'a file'}: {reason}: {advice}"
+    written = "; nothing was written" if flag == "-o" else ""
+    return f"{flag} {target}: {reason}{written}: {advice}"
+
+
+def _within(path, target: Path, is_folder: bool) -> bool:
+    folder = os.path.realpath(target) if is_folder else os.path.dirname(os.path.realpath(target))
+    return os.path.commonpath([os.path.realpath(path), folder]) == folder
 
 
 if __name__ == "__main__":
