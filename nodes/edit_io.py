@@ -62,20 +62,28 @@ class MotionFromVideo(io.ComfyNode):
 
 
 def save_to_output(pipe, motion, filename_prefix: str) -> tuple[str, str]:
-    """Write the motion under ComfyUI's output folder -> (file name, subfolder)."""
+    """Write the motion under ComfyUI's output/motion -> (file name, subfolder)."""
     folder, name, counter, subfolder, _ = folder_paths.get_save_image_path(
-        visible_prefix(filename_prefix), folder_paths.get_output_directory())
+        motion_prefix(filename_prefix), folder_paths.get_output_directory())
     filename = f"{name}_{counter:05}_{EXTENSION}"
     save_motion(motion, os.path.join(folder, filename), direction_weight(pipe))
     return filename, subfolder
 
 
-def visible_prefix(prefix: str) -> str:
-    """An empty or dot-led file name would make a hidden file that Load Motion does not list:
-    keep the subfolders, and name the file FloatKit (or drop the leading dots)."""
-    folder, _, name = str(prefix).strip().replace("\\", "/").rpartition("/")
-    name = name.lstrip(".") or "FloatKit"
-    return f"{folder}/{name}" if folder else name
+def motion_prefix(prefix: str) -> str:
+    """Where Save Motion writes: always under output/motion, the one output folder Load Motion lists and
+    '(latest saved motion)' searches, so every saved file can be loaded again. 'takes/hero' becomes
+    'motion/takes/hero' ('motion/...' stays as it is); an empty or dot-led file name, which would make a
+    hidden file, becomes 'FloatKit' (or loses its dots); '..' is refused rather than leaving the folder."""
+    text = str(prefix).strip().replace("\\", "/")
+    folder, _, name = text.rpartition("/")
+    folders = [part.strip() for part in folder.split("/") if part.strip() not in ("", ".")]
+    if ".." in folders:
+        raise ValueError(f"filename_prefix {prefix!r}: '..' cannot be used, motion files stay inside "
+                         f"output/{MOTION_SUBFOLDER}; give a name such as '{MOTION_SUBFOLDER}/takes/hero'")
+    if folders[:1] == [MOTION_SUBFOLDER]:
+        folders = folders[1:]
+    return "/".join([MOTION_SUBFOLDER, *folders, name.strip().lstrip(".") or "FloatKit"])
 
 
 class SaveMotion(io.ComfyNode):
@@ -83,12 +91,14 @@ class SaveMotion(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return sockets.schema(
             "FloatKitSaveMotion", "FLOAT Save Motion",
-            "Saves the motion to ComfyUI's output folder (safetensors with fps, frame count and the model's basis "
-            "fingerprint), to reuse later with Load Motion.",
+            "Saves the motion to ComfyUI's output/motion folder (safetensors with fps, frame count and the "
+            "model's basis fingerprint), to reuse later with Load Motion.",
             inputs=[sockets.pipe_in("The model that made the motion (its basis is recorded)."),
                     sockets.motion_in(tooltip="The motion to keep."),
                     io.String.Input("filename_prefix", default=f"{MOTION_SUBFOLDER}/FloatKit",
-                                    tooltip="File name start, may include subfolders of the output folder.")],
+                                    tooltip="File name start, may include subfolders. Files always go under "
+                                            "output/motion, where Load Motion finds them: 'takes/hero' is "
+                                            "saved as output/motion/takes/hero_00001_.safetensors.")],
             outputs=[], category=CATEGORY, is_output_node=True)
 
     @classmethod

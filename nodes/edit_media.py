@@ -8,7 +8,7 @@ from comfy_api.latest import io
 
 from ..float_models import Emotion
 from ..float_models.edit.emotion_schedule import emotion_vector, schedule_from_text
-from ..float_models.edit.paste_back import paste_back, paste_mask
+from ..float_models.edit.paste_back import paste_back, paste_mask, paste_memory
 from ..float_models.edit.silence import rest_on_silence
 from . import _comfy, _errors, convert, sockets
 
@@ -106,16 +106,18 @@ def paste_frames(images, original, crop_box, feather: int = 16, with_mask: bool 
     if original.shape[0] not in (1, len(boxes)):
         raise ValueError(f"give the photo that was cropped: {original.shape[0]} pictures for {len(boxes)} crop boxes")
     per_clip = images.shape[0] // len(boxes)
-    _errors.check_frames_fit(images.shape[0], original.shape[2], height=original.shape[1], advice=PASTE_STREAMING)
+    height, width, channels = original.shape[1], original.shape[2], images.shape[-1]
+    _, working = paste_memory(per_clip, height, width, channels, max(box.size for box in boxes),
+                              max(images.shape[1], images.shape[2]))
+    _errors.check_frames_fit(images.shape[0], width, height=height, advice=PASTE_STREAMING, working=working)
     step = _comfy.progress()
-    pieces = []
+    out = torch.empty(images.shape[0], height, width, channels)  # the clips are pasted straight into it
     for index, box in enumerate(boxes):
-        frames = images[index * per_clip:(index + 1) * per_clip]
+        clip = slice(index * per_clip, (index + 1) * per_clip)
         photo = original[min(index, original.shape[0] - 1)]
-        pieces.append(paste_back(frames, photo[..., :frames.shape[-1]], box, feather,
-                                 callback=lambda done, total, i=index: step(i * per_clip + done, images.shape[0])))
-    pasted = torch.cat(pieces)
-    return (pasted, convert.clip_masks([paste_mask(box, feather) for box in boxes], per_clip)) if with_mask else pasted
+        paste_back(images[clip], photo[..., :channels], box, feather, out=out[clip],
+                   callback=lambda done, total, i=index: step(i * per_clip + done, images.shape[0]))
+    return (out, convert.clip_masks([paste_mask(box, feather) for box in boxes], per_clip)) if with_mask else out
 
 
 class PasteBack(io.ComfyNode):

@@ -30,6 +30,17 @@ Emotion = io.Custom("FLOATKIT_EMOTION")
 Motion = io.Custom("FLOATKIT_MOTION")
 CropBox = io.Custom("FLOATKIT_CROP_BOX")
 
+# Where a socket's value comes from, for the error when a prompt's JSON puts a literal (a number, a dict)
+# on it: ComfyUI validates only widget types and hands such a value to the node unchecked.
+SOURCES = {
+    "FLOATKIT_PIPE": "Load FLOAT Models",
+    "FLOATKIT_IDENTITY": "FLOAT Encode Portrait",
+    "FLOATKIT_AUDIO_FEATURES": "FLOAT Encode Speech",
+    "FLOATKIT_EMOTION": "FLOAT Emotion from Speech, FLOAT Emotion from Label or FLOAT Emotion Schedule",
+    "FLOATKIT_MOTION": "FLOAT Sample Motion, FLOAT Load Motion, FLOAT Motion From Video or a motion edit",
+    "FLOATKIT_CROP_BOX": "FLOAT Crop Portrait",
+}
+
 CATEGORY = "FLOAT"
 EDIT_CATEGORY = "FLOAT/motion"
 EMOTION_LABELS: tuple[str, ...] = tuple(EMOTIONS)  # the one list of emotion choices of every node

@@ -57,6 +57,25 @@ def test_wrong_shape_is_named(tiny_sd, tmp_path):
         load_float_model(save(broken, tmp_path / "wrong_shape.pth"))
 
 
+@pytest.mark.parametrize("dtype", [torch.int8, torch.int64, torch.bool, torch.complex64])
+def test_weights_of_the_wrong_type_are_named_before_loading(dtype, tiny_sd, tmp_path):
+    # Issue 25 #9: right names and shapes, integer/bool numbers: a 178-line RuntimeError (complex: loaded).
+    cast = {k: v.to(dtype) for k, v in tiny_sd.items()}
+    name = str(dtype).removeprefix("torch.")
+    with pytest.raises(CheckpointError) as caught:
+        load_float_model(save(cast, tmp_path / f"cast_{name}.pth"))
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / f'cast_{name}.pth'}: ") and "\n" not in message and len(message) < 700
+    assert f"tensor(s) of the wrong type: motion_autoencoder." in message and f"(file {name}, model float32)" in message
+    assert "download the original file again" in message
+
+
+def test_half_precision_weights_still_load(tiny_sd, tmp_path):
+    half = {k: v.to(torch.bfloat16) for k, v in tiny_sd.items()}
+    model, _ = load_float_model(save(half, tmp_path / "half.pth"))
+    assert next(model.parameters()).dtype == torch.float32
+
+
 class Payload:
     """A pickle that would run code (write a marker file) if it were ever unpickled unsafely."""
 

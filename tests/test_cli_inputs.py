@@ -25,6 +25,14 @@ The node-side cases are in tests/test_nodes_inputs.py. Covered here:
 | 10| truncated JPEG with `--no-crop`                            | renders, with a one-line warning             |
 |25.1| 3000x10 and 20000x2 PNG strips with the face crop on      | exit 2 "too thin to hold a face", no GBs     |
 |25.6| `float_config` fps 0.0004 / 1e-300                        | exit 3 naming the file (fps range 1-240)     |
+| 25.5 | a disk too small for the video, `convert`, `download`   | exit 2 (4 for download) before sampling      |
+| 25.5 | ENOSPC during the render / `convert` (SafetensorError)  | exit 2, one line, no file left               |
+| 25.5 | `download --to FILE` (or a path under a file)           | exit 2 before anything, online or offline    |
+| 25.9 | int8 checkpoint with the right names and shapes         | exit 3 naming the file and the first keys    |
+| 25.10| 3 samples at 1 Hz, 20 samples at 22 kHz (writer)        | muxed, resampled to an AAC rate              |
+| 25.12| `--audio` and `-o` names with the byte 0xFF (not UTF-8)  | renders; the summary shows the byte as xFF   |
+| 25   | `-o` a FIFO, a link to a FIFO or to /dev/null           | exit 2 before work, the pipe untouched       |
+| 25   | `-o` / `convert -o` a symbolic link                     | the link's target is written, the link stays |
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ import struct
 import subprocess
 import sys
 import tracemalloc
+import types
 import warnings as warnings_module
 import zlib
 from pathlib import Path
@@ -356,3 +365,171 @@ def test_a_truncated_jpeg_renders_with_a_warning(models, short_speech, tmp_path,
         warnings_module.simplefilter("always")
         video.read_image(whole)
     assert not [w for w in caught if issubclass(w.category, video.TruncatedImageWarning)]
+
+
+# ----------------------------------------------------------------------------- issue 25: paths and disks
+
+def test_a_name_that_is_not_utf8_is_read_and_written(models, short_speech, tmp_path, capsys):
+    # Issue 25 #12: soundfile encodes names as UTF-8 and failed on b"sp\xffeech.wav" (UnicodeEncodeError).
+    speech = Path(os.fsdecode(bytes(tmp_path) + b"/sp\xffeech.wav"))
+    speech.write_bytes(short_speech.read_bytes())
+    data, rate = video.read_audio(speech)
+    assert rate == 16000 and data.shape[1] == soundfile.info(str(short_speech)).frames
+    out = Path(os.fsdecode(bytes(tmp_path) + b"/t\xffalk.mp4"))
+    code = cli.main(["render", "--models", str(models), "--audio", str(speech), "--no-crop", "--nfe", "2",
+                     "--emotion", "happy", "-q", "-o", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0 and out.is_file(), captured.err
+    assert "t\\xffalk.mp4" in captured.out  # printable on a strict UTF-8 stdout too
+    captured.out.encode("utf-8")
+
+
+def test_an_output_on_a_pipe_or_device_is_refused_before_work(short_speech, tiny_files, tmp_path, capsys):
+    # Issue 25: the final rename replaced a FIFO (or a link to one) with a regular file.
+    fifo = tmp_path / "pipe.mp4"
+    os.mkfifo(fifo)
+    (tmp_path / "to-pipe.mp4").symlink_to(fifo)
+    (tmp_path / "null.mp4").symlink_to("/dev/null")
+    (tmp_path / "null.safetensors").symlink_to("/dev/null")
+    for output, kind in ((fifo, "named pipe"), (tmp_path / "to-pipe.mp4", "named pipe"),
+                         (tmp_path / "null.mp4", "character device")):
+        code, err = run(capsys, "render", "--models", tmp_path / "no-models", "--audio", short_speech, "-o", output)
+        assert code == cli.EXIT_INPUT and kind in one_line(err) and f"-o {output}" in one_line(err)
+    code, err = run(capsys, "convert", tiny_files.checkpoint, "-o", tmp_path / "null.safetensors")
+    assert code == cli.EXIT_INPUT and "character device" in one_line(err)
+    assert fifo.is_fifo() and (tmp_path / "to-pipe.mp4").is_symlink() and (tmp_path / "null.mp4").is_symlink()
+    with pytest.raises(video.MediaError, match="named pipe"):
+        video.VideoWriter(fifo, 25, 16, 16)
+
+
+def test_an_output_through_a_symbolic_link_writes_its_target_and_keeps_the_link(tiny_files, tmp_path, capsys):
+    real, link = tmp_path / "real.mp4", tmp_path / "link.mp4"
+    real.write_bytes(b"old")
+    link.symlink_to(real.name)
+    with video.VideoWriter(link, 25, 16, 16) as writer:
+        writer.write(np.zeros((2, 16, 16, 3), np.uint8))
+    assert link.is_symlink() and os.readlink(link) == real.name and real.stat().st_size > 100
+    store, alias = tmp_path / "store.safetensors", tmp_path / "alias.safetensors"
+    alias.symlink_to(store)  # dangling until written
+    code, err = run(capsys, "convert", tiny_files.checkpoint, "-o", alias)
+    assert code == 0, err
+    assert alias.is_symlink() and store.is_file() and not store.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alias.safetensors", "link.mp4", "real.mp4",
+                                                          "store.safetensors"]
+
+
+def _disk_with_free(monkeypatch, free: int) -> None:
+    import shutil
+
+    from float_models import partfiles
+
+    usage = shutil.disk_usage("/")
+    monkeypatch.setattr(partfiles.shutil, "disk_usage", lambda path: usage._replace(free=free))
+
+
+def test_a_render_that_cannot_fit_on_the_disk_is_refused_before_sampling(models, short_speech, tmp_path, capsys,
+                                                                         monkeypatch):
+    # Issue 25 #5: the full disk showed only after the whole render, as a traceback.
+    from float_models import FloatPipeline
+
+    _disk_with_free(monkeypatch, 200_000)
+    monkeypatch.setattr(FloatPipeline, "sample_motion", lambda *a, **k: pytest.fail("sampled anyway"))
+    code, err = run(capsys, "render", "--models", models, "--audio", short_speech, "--no-crop", "--emotion", "happy",
+                    "-o", tmp_path / "x.mp4")
+    line = one_line(err)
+    assert code == cli.EXIT_INPUT and f"-o {tmp_path / 'x.mp4'}: not enough free space for the video" in line
+    assert "only 0.2 MB free" in line and "choose another folder" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_disk_that_fills_during_the_render_is_one_line_and_leaves_no_file(models, short_speech, tmp_path, capsys,
+                                                                            monkeypatch):
+    import errno
+
+    def full(self, frames):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self._tmp))
+
+    monkeypatch.setattr(video.VideoWriter, "write", full)
+    code, err = run(capsys, "render", "--models", models, "--audio", short_speech, "--no-crop", "--emotion", "happy",
+                    "--nfe", "2", "-o", tmp_path / "x.mp4")
+    line = one_line(err)
+    assert code == cli.EXIT_INPUT and "No space left on device; nothing was written" in line
+    assert ".part" not in line and list(tmp_path.iterdir()) == []
+
+
+def test_the_video_size_estimate_covers_a_real_encode(tmp_path):
+    portrait = video.read_image(ROOT / "examples" / "portrait.png").astype(np.float32)
+    rng = np.random.default_rng(0)
+    frames = np.stack([np.clip(portrait + rng.normal(0, 3, portrait.shape), 0, 255).astype(np.uint8)
+                       for _ in range(25)])
+    speech = np.zeros((1, 16000), np.float32)
+    for crf in (0, 18, 30):
+        with video.VideoWriter(tmp_path / "v.mp4", 25, 512, 512, audio=(speech, 16000), crf=crf) as writer:
+            writer.write(frames)
+        size = (tmp_path / "v.mp4").stat().st_size
+        assert size < video.estimate_video_bytes(25, 512, 512, crf, 1.0, 1) < 20 * size + 2_000_000, crf
+
+
+def test_convert_onto_a_full_disk_is_one_line_and_leaves_no_file(tiny_files, tmp_path, capsys, monkeypatch):
+    import safetensors.torch
+    from safetensors import SafetensorError
+
+    target = tmp_path / "c.safetensors"
+    with monkeypatch.context() as patch:
+        _disk_with_free(patch, 1_000_000)
+        code, err = run(capsys, "convert", tiny_files.checkpoint, "-o", target)
+    assert code == cli.EXIT_INPUT and "not enough free space for c.safetensors: about" in one_line(err)
+
+    def full(*args, **kwargs):
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", full)
+    code, err = run(capsys, "convert", tiny_files.checkpoint, "-o", target)
+    assert code == cli.EXIT_INPUT
+    assert one_line(err) == (f"error: -o {target}: No space left on device; nothing was written: free some space "
+                             "or choose another folder")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_download_into_a_file_is_refused_before_anything(tmp_path, capsys, monkeypatch):
+    from float_models.app import download
+
+    monkeypatch.setattr(download, "check_connection", lambda *a, **k: None)  # as if the hub answered
+    blocker = tmp_path / "models.txt"
+    blocker.write_text("not a folder")
+    for dest, words in ((blocker, "is a file, not a folder"), (blocker / "float", "is inside")):
+        code, err = run(capsys, "download", "--to", dest)
+        line = one_line(err)
+        assert code == cli.EXIT_INPUT and line.startswith(f"error: --to {dest}: {words}") and "folder" in line
+    with pytest.raises(ValueError, match="is a file, not a folder"):
+        download.download_models(blocker)
+    assert blocker.read_text() == "not a folder"
+
+
+def test_download_checks_the_free_space_first(tmp_path, capsys, monkeypatch):
+    from float_models.app import download
+
+    monkeypatch.setattr(download, "check_connection", lambda *a, **k: None)
+    fetch = types.SimpleNamespace(hf_hub_download=lambda **kwargs: pytest.fail("downloading anyway"))
+    monkeypatch.setattr(download, "_hub", lambda: fetch)
+    _disk_with_free(monkeypatch, 50_000_000)
+    code, err = run(capsys, "download", "--to", tmp_path / "float")
+    line = one_line(err)
+    assert code == cli.EXIT_DOWNLOAD and "not enough free space for the model files (7)" in line
+
+
+def test_an_integer_checkpoint_is_one_line_exit_3(tiny_files, short_speech, tmp_path, capsys):
+    # Issue 25 #9: int8 weights with the right names and shapes gave a RuntimeError traceback (exit 1).
+    import torch
+
+    from float_models.nets.checkpoint import read_tensors
+
+    tensors, _ = read_tensors(tiny_files.checkpoint, ("audio_encoder.", "emotion_encoder."))
+    path = tmp_path / "int8.pth"
+    torch.save({k: v.to(torch.int8) for k, v in tensors.items()}, path)
+    path.with_suffix(".json").write_bytes(tiny_files.checkpoint.with_suffix(".json").read_bytes())
+    code, err = run(capsys, "render", "--checkpoint", path, "--audio-encoder", tiny_files.audio_encoder,
+                    "--emotion", "happy", "--audio", short_speech, "--no-crop", "-o", tmp_path / "x.mp4")
+    line = one_line(err)
+    assert code == cli.EXIT_MODELS and str(path) in line and "(file int8, model float32)" in line
+    assert not (tmp_path / "x.mp4").exists()

@@ -13,6 +13,11 @@ tests/test_cli_inputs.py. Covered here:
 | 9 | two `-> .` links in output/motion                               | list made at once, no duplicates           |
 |10 | Save Motion with an empty or dot-led prefix                     | a visible file that Load Motion lists      |
 |10 | saved motion file mode                                          | 0644 under umask 022, like other outputs   |
+|25.7 | Save Motion prefix `takes/hero`, empty, `...`, `/abs/take`    | saved under output/motion; Load Motion and `(latest saved motion)` load it |
+|25.7 | Save Motion prefix with `..`                                  | refused, naming the input, nothing written |
+|25.9 | tower weights stored as int8 (right names and shapes)         | short error naming the file and the fix    |
+|25.11| Paste Back 25 frames into 800x600 (box 400)                   | measured peak within the memory check's count |
+|25   | literal JSON (dict, number, text) on a FLOATKIT_* socket      | one line naming the input and what to connect |
 """
 
 from __future__ import annotations
@@ -280,3 +285,139 @@ def test_direction_specs_that_select_nothing_are_refused(spec, pack, pipe, parts
     motion = Motion(identity.motion[:, None].repeat(1, 3, 1), 25.0, identity.motion)
     with pytest.raises(ValueError, match=r"^FLOAT Motion Direction Gains: .*(backwards|cannot read)"):
         pack.NODE_CLASS_MAPPINGS["FloatKitMotionDirectionGains"].execute(pipe, motion, spec, 0.0, 1.0)
+# ----------------------------------------------------------------------------- issue 25: literals on sockets
+
+@pytest.mark.parametrize("literal", [{"fps": 25}, 25, "motion.safetensors", 2.5, True])
+def test_a_literal_on_a_socket_names_the_input_and_what_to_connect(literal, pack):
+    # Issue 25: a prompt's JSON may put any value where a link belongs; ComfyUI hands it to the node
+    # (a list is taken for a broken link and refused by ComfyUI itself).
+    import comfy_stubs
+
+    prompt = {"1": {"class_type": "FloatKitLoadModels", "inputs": {}},
+              "2": {"class_type": "FloatKitSaveMotion",
+                    "inputs": {"pipe": ["1", 0], "motion": literal, "filename_prefix": "motion/x"}}}
+    with pytest.raises(ValueError) as caught:
+        comfy_stubs.run_graph(prompt, pack.NODE_CLASS_MAPPINGS, fill_defaults=True)
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("FLOAT Save Motion: input 'motion' got the value ")
+    assert "FLOATKIT_MOTION" in message and "connect it to the output of FLOAT Sample Motion" in message
+
+
+@pytest.mark.parametrize("literal, shown", [({"source_width": 640, "x": 0}, r"\{'source_width': "),
+                                           ([[0, 0, 64, 64]], r"\[\[0, 0, 64, 64\]\]"), ([], r"\[\]")])
+def test_a_literal_crop_box_is_refused_before_any_work(literal, shown, pack, inputs):
+    paste = pack.NODE_CLASS_MAPPINGS["FloatKitPasteBack"]
+    with pytest.raises(ValueError, match=rf"^FLOAT Paste Back: input 'crop_box' got the value {shown}"
+                                         r".*FLOATKIT_CROP_BOX.*FLOAT Crop Portrait$"):
+        paste.execute(inputs["image"], inputs["image"], literal, 16)
+
+
+def test_the_named_sources_of_each_socket_give_that_socket(pack):
+    from comfyui_floatkit.nodes.sockets import SOURCES
+
+    outputs: dict[str, set] = {}
+    for node_id, node in pack.NODE_CLASS_MAPPINGS.items():
+        for out in node.define_schema().outputs:
+            outputs.setdefault(out.get_io_type(), set()).add(pack.NODE_DISPLAY_NAME_MAPPINGS[node_id])
+    for io_type, text in SOURCES.items():
+        named = [n.strip() for part in text.split(" or ") for n in part.split(",")]
+        named = [n for n in named if n and n != "a motion edit"]
+        assert named and set(named) <= outputs[io_type], (io_type, named)
+    assert {t for t in outputs if t.startswith("FLOATKIT_")} == set(SOURCES)
+
+
+# ----------------------------------------------------------------------------- issue 25 #7: saved -> loadable
+
+@pytest.mark.parametrize("prefix, saved_as", [
+    ("takes/hero", "motion/takes/hero_00001_.safetensors"), ("", "motion/FloatKit_"), ("...", "motion/FloatKit_"),
+    ("/abs/take", "motion/abs/take_00001_.safetensors"), ("motion/kept", "motion/kept_00001_.safetensors")])
+def test_every_saved_motion_can_be_loaded_again(prefix, saved_as, pack, pipe, parts, models_home):
+    # Issue 25 #7: prefixes outside motion/ wrote files that Load Motion refused and "latest" ignored.
+    import folder_paths
+
+    nodes, identity, features, emotion = parts
+    motion = nodes["FloatKitSampleMotion"].execute(pipe, identity, features, emotion, 2.0, 1.0, 1.0, 2, "euler", 0)[0]
+    text = nodes["FloatKitSaveMotion"].execute(pipe, motion, prefix).ui.as_dict()["text"][0]
+    name = text.split("load it with Load Motion as '")[1].rstrip("'")
+    assert name.startswith(saved_as) and name.endswith(" [output]")
+    load = nodes["FloatKitLoadMotion"]
+    assert name in load.INPUT_TYPES()["required"]["motion_file"][1]["options"]
+    assert load.validate_inputs(motion_file=name) is True
+    for choice in (name, "(latest saved motion)"):
+        loaded = load.execute(pipe, choice)[0]
+        assert torch.equal(loaded.latents, motion.latents.float()), choice
+    output = folder_paths.get_output_directory()
+    os.remove(os.path.join(output, name.removesuffix(" [output]")))
+
+
+def test_save_motion_refuses_a_prefix_that_leaves_the_motion_folder(pack, pipe, parts, models_home):
+    import folder_paths
+
+    nodes, identity, features, emotion = parts
+    motion = nodes["FloatKitSampleMotion"].execute(pipe, identity, features, emotion, 2.0, 1.0, 1.0, 2, "euler", 0)[0]
+    before = sorted(os.walk(folder_paths.get_output_directory()))
+    with pytest.raises(ValueError, match=r"^FLOAT Save Motion: filename_prefix 'motion/../x': '\.\.' cannot be "
+                                         r"used.*'motion/takes/hero'"):
+        nodes["FloatKitSaveMotion"].execute(pipe, motion, "motion/../x")
+    assert sorted(os.walk(folder_paths.get_output_directory())) == before
+
+
+# ----------------------------------------------------------------------------- issue 25 #11: Paste Back's memory
+
+PASTE_PEAK_SCRIPT = """
+import sys
+sys.path[:0] = [sys.argv[1], sys.argv[1] + "/tests"]
+import torch
+torch.set_num_threads(2)
+import comfy_stubs
+comfy_stubs.install(sys.argv[2])
+from test_nodes import import_pack
+pack = import_pack()
+from comfyui_floatkit.float_models.app.face_crop import CropBox
+from comfyui_floatkit.nodes import _errors
+counted = []
+check = _errors.check_frames_fit
+def record(frames, size, available=None, fps=None, height=None, advice=None, **extra):
+    counted.append(_errors.frames_bytes(frames, size, height) + int(extra.get("working", 0)))
+    return check(frames, size, available, fps, height, advice, **extra)
+_errors.check_frames_fit = record
+images, photo = torch.rand(25, 512, 512, 3), torch.rand(1, 600, 800, 3)
+box = CropBox(left=200, top=100, size=400, source_width=800, source_height=600)
+def status(field):
+    with open("/proc/self/status") as lines:
+        return next(int(l.split()[1]) * 1024 for l in lines if l.startswith(field + ":"))
+with open("/proc/self/clear_refs", "w") as reset:  # the peak (VmHWM) starts again from the present size
+    reset.write("5")
+base = status("VmRSS")
+out = pack.NODE_CLASS_MAPPINGS["FloatKitPasteBack"].execute(images, photo, (box,), 16).result[0]
+print(status("VmHWM") - base, counted[0], out.numel() * 4)
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="measures the peak through Linux's /proc")
+def test_paste_back_counts_the_memory_it_really_uses(models_home, tmp_path):
+    # Issue 25 #11: only the output frames were counted; resizing chunks, blending temporaries and the
+    # final join took more than as much again (25 frames into 4000x3000, 2400 px box: +7.7 GB, 3.6 counted).
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", PASTE_PEAK_SCRIPT, str(root), str(tmp_path)], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    peak, counted, output = map(int, done.stdout.split()[-3:])
+    assert output <= peak <= counted, (peak / 1e6, counted / 1e6)  # measured above the output, within the count
+    assert counted < 2.5 * peak  # and not so generous that it refuses what fits
+
+
+def test_paste_back_refuses_what_would_fit_only_without_its_working_memory(pack, monkeypatch):
+    from comfyui_floatkit.float_models.app.face_crop import CropBox
+    from comfyui_floatkit.nodes import _errors
+
+    images, photo = torch.rand(4, 64, 64, 3), torch.rand(1, 600, 800, 3)
+    box = CropBox(left=200, top=100, size=400, source_width=800, source_height=600)
+    monkeypatch.setattr(_errors, "available_memory", lambda: _errors.frames_bytes(4, 800, 600) + 1000)
+    with pytest.raises(MemoryError, match=r"^FLOAT Paste Back: the 4 frames of 800x600 .* plus 0\.\d GB while "
+                                          r"making them"):
+        pack.NODE_CLASS_MAPPINGS["FloatKitPasteBack"].execute(images, photo, (box,), 16)

@@ -71,3 +71,16 @@ def test_no_code_path_reads_model_files_unsafely():
             assert "weights_only=True" in call, f"{path}: {call}"
         assert not re.search(r"pickle\.loads?\(|joblib\.load|\.from_pretrained\(|np\.load\([^)]*allow_pickle=True",
                              text), path
+
+
+def test_tower_weights_of_the_wrong_type_are_a_short_error_naming_the_file(pack, models_home):
+    # Issue 25 #9: an integer copy with the right names and shapes gave a 47 KB error naming no file.
+    from safetensors.torch import load_file, save_file
+
+    folder = copy_folder(models_home, AUDIO, "int-audio")
+    weights = folder / "model.safetensors"
+    save_file({k: v.to(torch.int8) for k, v in load_file(str(weights)).items()}, str(weights))
+    with pytest.raises(ValueError, match=r"^Load FLOAT Models: .*int-audio.*tensor\(s\) of the wrong type: .*"
+                                         r"\(file int8, model float32\).*download the original file again") as caught:
+        load(pack, audio="int-audio")
+    assert len(str(caught.value)) < 1500

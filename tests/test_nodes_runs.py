@@ -91,7 +91,7 @@ def test_save_motion_failing_mid_write_leaves_no_file_and_no_temp(parts, monkeyp
 
     nodes, identity, features = parts
     motion = sample(nodes, identity, features, nfe=2)
-    out = folder_paths.get_output_directory()
+    out = os.path.join(folder_paths.get_output_directory(), "motion")  # Save Motion writes under output/motion
 
     def half_written(tensors, path, metadata=None):
         with open(path, "wb") as handle:

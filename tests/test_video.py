@@ -127,6 +127,28 @@ def test_stereo_and_unusual_rates_are_muxed(tmp_path):
     assert abs(info["audio"].shape[1] - 12000) <= 1024
 
 
+@pytest.mark.parametrize("samples, rate, stored", [(3, 1, 7350), (20, 22000, 22050), (1, 7, 7350),
+                                                    (2, 200000, 96000)])
+def test_clips_shorter_than_the_resampling_filter_are_muxed(tmp_path, samples, rate, stored):
+    # Issue 25 #10: FFmpeg's resampler returned nothing for so few samples ("need at least one array").
+    speech = np.full((1, samples), 0.5, np.float32)
+    with VideoWriter(tmp_path / "v.mp4", 25, 16, 16, audio=(speech, rate)) as video:
+        video.write(ramp_frames(2, 16, 16))
+    info = probe(tmp_path / "v.mp4")
+    assert len(info["frames"]) == 2 and info["sample_rate"] == stored
+    assert abs(info["audio"].shape[1] - 2 / 25 * stored) <= 1024
+
+
+def test_resampling_keeps_the_length_and_the_signal():
+    from float_models.app.video import _resample
+
+    signal = tone(1.0, 22000)
+    out, rate = _resample(signal, 22000, 22050)
+    assert rate == 22050 and out.shape == (1, 22050)
+    expected = 0.5 * np.sin(2 * np.pi * 440 * np.arange(22050) / 22050)
+    assert np.abs(out[0, 200:-200] - expected[200:-200]).max() < 1e-3
+
+
 def test_frames_to_uint8_is_the_official_conversion():
     raw = torch.tensor([-1.7, -1.0, -0.5, 0.0, 0.3, 0.999, 1.0, 2.5]).repeat(3, 1, 1)[None]  # (1, 3, 1, 8)
     expected = ((raw.clamp(-1, 1) + 1) / 2 * 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()

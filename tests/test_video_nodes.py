@@ -254,7 +254,8 @@ def test_long_clips_refused_as_images_name_the_streaming_nodes(pack, inputs, mon
     frames = torch.zeros(1, 1, 1, 1).expand(1000, 64, 64, 3)
     monkeypatch.setattr(_errors, "available_memory", lambda: 10 * 10 ** 9)
     with pytest.raises(MemoryError, match=r"^FLOAT Paste Back: the 1000 frames of 1920x1080 would need about "
-                                          r"24\.9 GB.*connect original and crop_box to FLOAT Render Video"):
+                                          r"25\.0 GB .*plus 0\.1 GB while making them.*connect original and "
+                                          r"crop_box to FLOAT Render Video"):
         pack.NODE_CLASS_MAPPINGS["FloatKitPasteBack"].execute(frames, photo, (box,), 16)
     hour = torch.zeros(1, 1, 1).expand(1, 1, 3600 * 16000)  # 90000 frames of 64 px: 4.4 GB
     monkeypatch.setattr(_errors, "available_memory", lambda: 2 * 10 ** 9)

@@ -92,6 +92,12 @@ class Progress:
             self._tqdm.close()
 
 
+def _shown(path: Path) -> str:
+    """A path printable on any stdout: a byte that is not UTF-8 in a name (kept by Python as a lone
+    surrogate) is shown as \\xNN rather than failing the print once the work is done."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _say(message: str, quiet: bool = False) -> None:
     if not quiet:
         print(message, file=sys.stderr, flush=True)
@@ -204,7 +210,8 @@ def _why_unusable(path: Path, folder: bool = False) -> str:
 
 def _check_output(output: Path, suffix: str, inputs: Sequence[Path | None] = ()) -> None:
     """Refuse, before any work, an output that could only fail at the end or would destroy an input:
-    the wrong container, an existing folder, an unwritable folder, or the same file as an input."""
+    the wrong container, an existing folder, a pipe or device, an unwritable folder, or the same file
+    as an input."""
     if output.is_dir():
         raise InputError(f"-o {output}: is a folder; give a file name inside it, e.g. {output / ('clip' + suffix)}")
     if output.suffix.lower() != suffix:
@@ -212,7 +219,13 @@ def _check_output(output: Path, suffix: str, inputs: Sequence[Path | None] = ())
     for source in inputs:
         if source is not None and _same_file(output, source):
             raise InputError(f"-o {output}: is the input {source}; writing would destroy it: choose another name")
-    folder = output.parent
+    from ..partfiles import OutputPathError, output_target
+
+    try:
+        target = output_target(output)  # a link's target is what gets written; a pipe or device is refused
+    except OutputPathError as err:
+        raise InputError(f"-o {err}") from None
+    folder = target.parent
     while not folder.exists() and folder != folder.parent:  # the folder is created later: test its parent
         folder = folder.parent
     if not folder.is_dir():
@@ -303,6 +316,7 @@ def render(args: argparse.Namespace) -> int:
     audio = pipe.encode_audio(speech, rate)
     emotion = emotion_condition(pipe, args.emotion, speech, rate, args.intensity)
     t = timer.stage("encode", t)
+    _check_video_space(args, audio.num_frames, pipe.config.input_size, waveform, rate)
 
     bar = Progress("sample", "steps", args.quiet)
     motion = pipe.sample_motion(identity, audio, emotion, a_cfg_scale=args.a_cfg, r_cfg_scale=args.r_cfg,
@@ -315,6 +329,16 @@ def render(args: argparse.Namespace) -> int:
     timer.stage("decode + write", t)
     _summary(args.output, motion.num_frames, pipe.config, waveform, rate, timer)
     return 0
+
+
+def _check_video_space(args: argparse.Namespace, frames: int, side: int, waveform, rate: int) -> None:
+    """Refuse, before sampling and decoding, a render whose video surely will not fit on the disk
+    (a generous estimate of the MP4's size against the free space; OSError, reported in one line)."""
+    from ..partfiles import check_free_space
+    from .video import estimate_video_bytes
+
+    need = estimate_video_bytes(frames, side, side, args.crf, waveform.shape[-1] / rate, waveform.shape[0])
+    check_free_space(args.output, need, f"the video ({frames} frames at crf {args.crf})")
 
 
 def _write_video(args: argparse.Namespace, pipe, identity, motion, audio: tuple) -> None:
@@ -334,7 +358,7 @@ def _write_video(args: argparse.Namespace, pipe, identity, motion, audio: tuple)
 def _summary(output: Path, frames_total: int, config, waveform, rate: int, timer: "_Timer") -> None:
     side, fps = config.input_size, config.fps
     times = " | ".join(f"{k} {v:.1f} s" for k, v in timer.stages.items())
-    print(f"wrote {output.resolve()}\n"
+    print(f"wrote {_shown(output.resolve())}\n"
           f"  {frames_total} frames of {side}x{side} at {fps:g} fps = {frames_total / fps:.2f} s of video "
           f"(speech {waveform.shape[-1] / rate:.2f} s, {waveform.shape[0]} channel(s) at {rate} Hz)\n"
           f"  time: {times} | total {timer.total:.1f} s", flush=True)
@@ -405,7 +429,8 @@ def _add_download(sub: argparse._SubParsersAction) -> None:
 def download(args: argparse.Namespace) -> int:
     from .download import PARTS, default_models_dir, download_models
 
-    dest = args.to or default_models_dir()
+    dest = args.to = args.to or default_models_dir()
+    _check_folder("--to", dest)
     parts = args.parts or list(PARTS)
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
@@ -415,7 +440,8 @@ def download(args: argparse.Namespace) -> int:
     fetched = download_models(dest, parts, source=args.source, progress=_DownloadReport(),
                               convert=args.convert, verify=not args.no_verify)
     state = f"downloaded {len(fetched)} file(s)" if fetched else "all files were already there"
-    print(f"models ready in {Path(dest).resolve()} ({state}, {time.perf_counter() - started:.1f} s)", flush=True)
+    print(f"models ready in {_shown(Path(dest).resolve())} ({state}, {time.perf_counter() - started:.1f} s)",
+          flush=True)
     return 0
 
 
@@ -438,6 +464,17 @@ class _DownloadReport:
             self._bar(state.bytes_done // 1_000_000, max(1, state.bytes_total // 1_000_000))
 
 
+def _check_folder(flag: str, folder: Path) -> None:
+    """A folder to create or fill: it, or its nearest existing parent, must be a folder."""
+    here = folder
+    while not here.exists() and here != here.parent:
+        here = here.parent
+    if here.exists() and not here.is_dir():
+        what = "is a file" if here == folder else f"is inside {here}, which is a file"
+        raise InputError(f"{flag} {folder}: {what}, not a folder; give the folder to put the models in, "
+                         f"e.g. {folder.parent / 'float'}")
+
+
 def _add_convert(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("convert", help="float.pth -> float.safetensors",
                        description="Rewrite a FLOAT checkpoint as .safetensors (loaded with weights_only, every "
@@ -453,14 +490,14 @@ def convert(args: argparse.Namespace) -> int:
 
     if not args.source.is_file():
         raise InputError(f"{args.source}: no such file")
-    target = args.output or args.source.with_suffix(".safetensors")
+    target = args.output = args.output or args.source.with_suffix(".safetensors")
     if target.resolve() == args.source.resolve():
         raise InputError(f"-o {target}: would overwrite the source; choose another name")
     _check_output(target, ".safetensors", inputs=[args.source])
     started = time.perf_counter()
     written = convert_checkpoint(args.source, target)
     size = written.stat().st_size / 1e6
-    print(f"wrote {written.resolve()} ({size:.1f} MB, {time.perf_counter() - started:.1f} s)", flush=True)
+    print(f"wrote {_shown(written.resolve())} ({size:.1f} MB, {time.perf_counter() - started:.1f} s)", flush=True)
     return 0
 
 
@@ -529,9 +566,35 @@ def _run(command: Callable[[argparse.Namespace], int], args: argparse.Namespace)
     except DownloadError as err:
         _say(f"error: {err}")
         return EXIT_DOWNLOAD
+    except OSError as err:  # the disk, not the inputs: full, read-only, over quota, gone
+        _say(f"error: {_os_error_line(err, args)}")
+        return EXIT_DOWNLOAD if command is download else EXIT_INPUT
     except KeyboardInterrupt as err:
         _say("interrupted: nothing was written")
         return 128 + err.signum if isinstance(err, _Stopped) else EXIT_INTERRUPTED
+
+
+_DISK_ADVICE = {errno.ENOSPC: "free some space or choose another folder",
+                errno.EDQUOT: "free some space or choose another folder",
+                errno.EROFS: "the file system is read-only: choose another folder",
+                errno.EACCES: "choose a folder you can write to", errno.EPERM: "choose a folder you can write to"}
+
+
+def _os_error_line(err: OSError, args: argparse.Namespace) -> str:
+    """A file-system error as one line naming the output option (or the file), what happened and what
+    to do. The output's own errors come from its folder (the hidden part file there) or name no file."""
+    flag, target = ("--to", args.to) if hasattr(args, "to") else ("-o", getattr(args, "output", None))
+    reason = err.strerror or str(err) or type(err).__name__
+    advice = _DISK_ADVICE.get(err.errno, "check the disk and the folder, then run this again")
+    if target is None or not (err.filename is None or _within(err.filename, target, flag == "--to")):
+        return f"{err.filename or 'a file'}: {reason}: {advice}"
+    written = "; nothing was written" if flag == "-o" else ""
+    return f"{flag} {target}: {reason}{written}: {advice}"
+
+
+def _within(path, target: Path, is_folder: bool) -> bool:
+    folder = os.path.realpath(target) if is_folder else os.path.dirname(os.path.realpath(target))
+    return os.path.commonpath([os.path.realpath(path), folder]) == folder
 
 
 if __name__ == "__main__":

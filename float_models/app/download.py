@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import socket
 import urllib.error
 import urllib.request
@@ -37,7 +38,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 from urllib.parse import quote, urljoin, urlparse
 
-from ..partfiles import discard, part_path, release
+from ..partfiles import check_free_space, discard, output_target, part_path, release
 from ..nets.checkpoint import (AUDIO_TOWER_NAME, AUDIO_TOWER_PREFIX, EMOTION_PREFIX, EMOTION_TOWER_NAME,
                          CheckpointError, SAFETENSORS_SUFFIXES, read_tensors, resolve_config,
                          split_float_weights)
@@ -318,6 +319,8 @@ def download_models(dest: str | Path | None = None, which: Iterable[str] = PARTS
     Raises DownloadError (with the manual steps) when it cannot download.
     """
     dest = Path(dest) if dest is not None else default_models_dir()
+    if dest.exists() and not dest.is_dir():
+        raise ValueError(f"{dest}: is a file, not a folder; give the folder to put the models in")
     unknown = set(which) - set(PARTS)
     which = [p for p in PARTS if p in set(which)]
     if unknown or not which:
@@ -362,6 +365,8 @@ def _fetch(dest: Path, todo: list[ModelFile], source: str, report: ProgressCallb
     if reason:
         raise DownloadError(f"cannot download the models: {reason}", dest, which)
     remotes = [_describe(dest, f, source, which) for f in todo]
+    check_free_space(dest / "x", sum(r.size or r.file.min_bytes for r in remotes), f"the model files ({len(todo)})")
+    dest.mkdir(parents=True, exist_ok=True)
     state = DownloadProgress(0, len(remotes), 0, sum(r.size or 0 for r in remotes), "")
     fetched = []
     for remote in remotes:
@@ -521,25 +526,41 @@ def convert_checkpoint(source: str | Path, target: str | Path | None = None) -> 
     at all. For personal use: the official weights' licence (CC BY-NC-ND) forbids sharing
     converted copies.
     """
-    from safetensors.torch import save_file
-
     source = Path(source)
-    target = Path(target) if target is not None else source.with_suffix(".safetensors")
+    target = output_target(target if target is not None else source.with_suffix(".safetensors"))
     tensors, metadata = read_tensors(source)
     config = resolve_config(split_float_weights(tensors, metadata), source)
     meta = dict(metadata)
     meta["float_config"] = config.to_json()
     meta["float_source"] = source.name
+    tensors = _unshared(tensors)
+    check_free_space(target, sum(t.nbytes for t in tensors.values()) + 1_000_000, f"{target.name}")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = part_path(target)
     try:
-        save_file(_unshared(tensors), str(tmp), metadata=meta)
+        _save_safetensors(tensors, tmp, meta)
         os.replace(tmp, target)
         release(tmp)
     except BaseException:
         discard(tmp)
         raise
     return target
+
+
+def _save_safetensors(tensors: dict, path: Path, metadata: dict) -> None:
+    """safetensors' save_file, its I/O errors (a full disk) raised as the OSError they are: its own
+    SafetensorError only carries the system's error in its text ("... (os error 28)")."""
+    from safetensors import SafetensorError
+    from safetensors.torch import save_file
+
+    try:
+        save_file(tensors, str(path), metadata=metadata)
+    except SafetensorError as err:
+        code = re.search(r"os error (\d+)", str(err))
+        if code is None:
+            raise
+        number = int(code.group(1))
+        raise OSError(number, os.strerror(number), str(path)) from None
 
 
 def _unshared(tensors: dict) -> dict:

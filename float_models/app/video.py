@@ -30,17 +30,27 @@ from typing import Any
 import av
 import numpy as np
 
-from ..partfiles import discard, part_path, release
+from ..partfiles import OutputPathError, discard, output_target, part_path, release
 from ..settings import SettingError, check_fps
 
-__all__ = ["MediaError", "TruncatedImageWarning", "VideoWriter", "frames_to_uint8", "mix_to_mono", "read_audio",
-           "read_image", "to_uint8_frames"]
+__all__ = ["MediaError", "TruncatedImageWarning", "VideoWriter", "estimate_video_bytes", "frames_to_uint8",
+           "mix_to_mono", "read_audio", "read_image", "to_uint8_frames"]
 
 # Sample rates the AAC encoder accepts; other rates are resampled to the next one above.
 AAC_RATES = (7350, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
 DEFAULT_CRF = 18  # x264 constant rate factor: 0 lossless, 18 visually near-lossless, 23 x264's default
 AUDIO_BIT_RATE = 128_000
 _LAYOUTS = {1: "mono", 2: "stereo"}  # more channels are mixed to mono first
+
+
+# Bits per pixel per frame of H.264 at crf 18, for the free-space check before a render: generous for a
+# talking head (a still 512 px portrait with per-frame noise of sigma 1-3, standing in for regenerated
+# frames, came out at 0.04-0.16 bpp), so a disk that passes rarely fills up late. Towards lossless the
+# rate grows faster than x264's usual doubling per 6 steps (sigma 3: 0.16 bpp at crf 18, 4.3 at crf 0):
+# the estimate doubles every ESTIMATE_CRF_DOUBLING steps.
+ESTIMATE_BPP_CRF18 = 0.25
+ESTIMATE_CRF_DOUBLING = 4
+_RAW_BPP = 12.0  # yuv420p uncompressed: the ceiling, reached only by noise at crf 0
 
 
 class MediaError(ValueError):
@@ -98,7 +108,8 @@ def to_uint8_frames(frames: Any) -> np.ndarray:
 class VideoWriter:
     """Streaming MP4 writer: H.264 video (yuv420p), optional AAC audio, atomic on success.
 
-    path:      the .mp4 to create (its folder must exist; an existing file is replaced on success).
+    path:      the .mp4 to create (its folder must exist; an existing file is replaced on success; a
+               symbolic link is followed and its target replaced; a pipe or device is refused).
     fps:       frame rate (FLOAT: 25). Fractional rates such as 30000/1001 are kept exact.
     width, height: size of the frames that `write` will receive. yuv420p needs even sizes:
                with odd="pad" (default) the last row/column is repeated to make them even;
@@ -116,7 +127,10 @@ class VideoWriter:
     def __init__(self, path: str | os.PathLike, fps: float, width: int, height: int,
                  audio: tuple[Any, int] | None = None, crf: int = DEFAULT_CRF, preset: str = "medium",
                  odd: str = "pad"):
-        self.path = Path(path)
+        try:
+            self.path = output_target(path)  # a symbolic link's target; never a pipe or a device
+        except OutputPathError as err:
+            raise MediaError(str(err)) from None
         self.width, self.height = int(width), int(height)
         if self.width <= 0 or self.height <= 0:
             raise MediaError(f"video size must be positive, got {width}x{height}")
@@ -221,6 +235,16 @@ class VideoWriter:
         return int(round(frames * self._audio.rate / self.fps))
 
 
+def estimate_video_bytes(frames: int, width: int, height: int, crf: int = DEFAULT_CRF,
+                         audio_seconds: float = 0.0, audio_channels: int = 1) -> int:
+    """About how large VideoWriter's MP4 of `frames` frames will be (a generous estimate, for checking
+    the free disk space before a long render): H.264 by crf, AAC at its fixed bit rate, 1 MB of headers."""
+    bpp = min(_RAW_BPP, ESTIMATE_BPP_CRF18 * 2 ** ((18 - int(crf)) / ESTIMATE_CRF_DOUBLING))
+    video = frames * _even(width) * _even(height) * bpp / 8
+    audio = audio_seconds * AUDIO_BIT_RATE * max(1, min(audio_channels, 2)) / 8
+    return int(video + audio) + 1_000_000
+
+
 def _frame_rate(fps: float) -> Fraction:
     try:
         check_fps(fps)  # settings' one range for every motion and video rate (NaN and inf included)
@@ -320,13 +344,33 @@ def _planar_float(waveform: Any) -> np.ndarray:
 
 
 def _resample(samples: np.ndarray, rate: int, new_rate: int) -> tuple[np.ndarray, int]:
-    """Whole-waveform resampling with FFmpeg's resampler (rates AAC cannot store)."""
+    """Whole-waveform resampling with FFmpeg's resampler (rates AAC cannot store), to exactly
+    round(N * new_rate / rate) samples (at least one).
+
+    FFmpeg's filter holds back about its length in samples, and returns nothing at all (flush included)
+    for an input shorter than that: 20 samples at 22 kHz, or 3 at 1 Hz. A tail of silence longer than
+    the filter (counted at both rates) is therefore resampled too and cut off again."""
     layout = _LAYOUTS[samples.shape[0]]
+    wanted = max(1, round(samples.shape[1] * new_rate / rate))
+    pad = _RESAMPLE_TAIL + -(-_RESAMPLE_TAIL * rate // new_rate)
+    padded = np.zeros((samples.shape[0], samples.shape[1] + pad), np.float32)
+    padded[:, :samples.shape[1]] = samples
     resampler = av.AudioResampler(format="fltp", layout=layout, rate=new_rate)
-    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples), format="fltp", layout=layout)
+    frame = av.AudioFrame.from_ndarray(padded, format="fltp", layout=layout)
     frame.sample_rate = rate
-    pieces = [f.to_ndarray() for f in resampler.resample(frame) + resampler.resample(None)]
-    return np.concatenate(pieces, axis=1).astype(np.float32), new_rate
+    out = np.zeros((samples.shape[0], wanted), np.float32)
+    filled = 0
+    for piece in resampler.resample(frame) + resampler.resample(None):
+        if filled >= wanted:
+            continue  # drain the resampler, keep nothing past the wanted length
+        data = piece.to_ndarray()[:, :wanted - filled]
+        out[:, filled:filled + data.shape[1]] = data
+        filled += data.shape[1]
+    return out, new_rate
+
+
+# Silence appended before resampling, in samples at each rate: longer than FFmpeg's default filter (32 taps).
+_RESAMPLE_TAIL = 64
 
 
 # ----------------------------------------------------------------------------- readers
@@ -372,11 +416,13 @@ def _read_audio_soundfile(path: Path) -> tuple[np.ndarray, int] | None:
     except ImportError:
         return None
     try:
-        info = soundfile.info(str(path))
-        if info.channels > 2 or info.samplerate > MAX_READ_RATE:
-            return None
-        _check_audio_size(info.channels, info.frames, path)
-        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        # Through a file object: soundfile encodes a name as UTF-8, which a name with a byte that is not
+        # UTF-8 (os.fsdecode's surrogate escapes, b"sp\xffeech.wav") cannot be.
+        with open(path, "rb") as file, soundfile.SoundFile(file) as sound:
+            if sound.channels > 2 or sound.samplerate > MAX_READ_RATE:
+                return None
+            _check_audio_size(sound.channels, sound.frames, path)
+            data, rate = sound.read(dtype="float32", always_2d=True), sound.samplerate
     except RuntimeError:
         return None  # a WAV flavour libsndfile does not know: let FFmpeg try
     return _checked_audio(np.ascontiguousarray(data.T), int(rate), path)

@@ -20,7 +20,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save
 
-from ..partfiles import discard, part_path
+from ..partfiles import discard, output_target, part_path
 from ..settings import SettingError, check_fps
 from ..types import Motion
 
@@ -52,6 +52,7 @@ def save_motion(motion: Motion, path: str | os.PathLike, direction_weight: torch
     metadata = {"format": FORMAT, "version": VERSION, "fps": repr(float(motion.fps)),
                 "frames": str(motion.num_frames), "clips": str(int(motion.latents.shape[0])),
                 "basis_fingerprint": basis_fingerprint(weight)}
+    path = output_target(path)  # a symbolic link's target is replaced, never the link; a pipe is refused
     path.parent.mkdir(parents=True, exist_ok=True)
     # Removed at interpreter exit too, if a signal stops the write.
     temp = part_path(path, ".tmp")

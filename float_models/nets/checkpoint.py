@@ -163,6 +163,13 @@ def check_state_dict(model: torch.nn.Module, tensors: Mapping[str, torch.Tensor]
     unexpected = [k for k in tensors if k not in expected]
     wrong = [f"{k} (file {tuple(tensors[k].shape)}, model {tuple(v.shape)})"
              for k, v in expected.items() if k in tensors and tensors[k].shape != v.shape]
+    typed = [f"{k} (file {_dtype_name(tensors[k])}, model {_dtype_name(v)})"
+             for k, v in expected.items() if k in tensors and not _dtype_fits(tensors[k], v)]
+    if typed and not (missing or unexpected or wrong):  # names and shapes right: only the numbers' type is wrong
+        raise CheckpointError(
+            f"{source}: {len(typed)} tensor(s) of the wrong type: {_first(typed, 3)}. The weights must be "
+            "floating-point (float32, float16 or bfloat16); this file was converted, quantised or damaged: "
+            "download the original file again")
     problems = []
     if missing:
         problems.append(f"{len(missing)} missing key(s): {_first(missing)}")
@@ -170,9 +177,26 @@ def check_state_dict(model: torch.nn.Module, tensors: Mapping[str, torch.Tensor]
         problems.append(f"{len(unexpected)} unexpected key(s): {_first(unexpected)}")
     if wrong:
         problems.append(f"{len(wrong)} shape mismatch(es): {_first(wrong)}")
+    if typed:
+        problems.append(f"{len(typed)} tensor(s) of the wrong type: {_first(typed, 3)}")
     if problems:
         raise CheckpointError(f"{source}: does not fit the model: " + "; ".join(problems) +
                               ". Is this the right file, complete and unmodified?")
+
+
+def _dtype_fits(stored: torch.Tensor, wanted: torch.Tensor) -> bool:
+    """A floating-point weight must be stored as floating point (any width: it is cast on loading);
+    an integer buffer as a real number. Integers, bools and complex numbers in place of weights load
+    without complaint and fail deep inside the first forward pass, or give complex frames."""
+    if stored.is_complex():
+        return False
+    if wanted.is_floating_point():
+        return stored.is_floating_point()
+    return stored.dtype != torch.bool or wanted.dtype == torch.bool
+
+
+def _dtype_name(tensor: torch.Tensor) -> str:
+    return str(tensor.dtype).removeprefix("torch.")
 
 
 def _first(items: list[str], n: int = 5) -> str:
