@@ -458,7 +458,7 @@ def test_a_disk_that_fills_during_the_render_is_one_line_and_leaves_no_file(mode
 
 
 def test_the_video_size_estimate_covers_a_real_encode(tmp_path):
-    portrait = video.read_image(ROOT / "examples" / "portrait.png").astype(np.float32)
+    portrait = video.read_image(ROOT / "assets" / "portrait.png").astype(np.float32)
     rng = np.random.default_rng(0)
     frames = np.stack([np.clip(portrait + rng.normal(0, 3, portrait.shape), 0, 255).astype(np.uint8)
                        for _ in range(25)])
