@@ -23,7 +23,7 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
-from .devices import default_device, runnable_dtype
+from .devices import default_device, runnable_dtype, sampler_dtype
 from .nets.audio_encoder import frame_hidden_states, windowed_audio_features
 from .nets.checkpoint import (AUDIO_TOWER_NAME, EMOTION_TOWER_NAME, CheckpointError, build_emotion_encoder,
                          build_wav2vec2, load_float_model, tower_sources, tower_state)
@@ -314,7 +314,8 @@ def _match_batches(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -
 def load_pipeline(checkpoint: str | Path, audio_encoder: str | Path | None = None,
                   emotion_encoder: str | Path | None = None, device: torch.device | str | None = None,
                   dtype: torch.dtype | None = None, config: FloatConfig | None = None,
-                  with_emotion: bool = True, run_device: torch.device | str | None = None) -> FloatPipeline:
+                  with_emotion: bool = True, run_device: torch.device | str | None = None,
+                  motion_dtype: torch.dtype | None = None) -> FloatPipeline:
     """Load FLOAT from its files.
 
     checkpoint:      float.pth or a .safetensors (FLOAT networks, possibly with both towers).
@@ -329,13 +330,17 @@ def load_pipeline(checkpoint: str | Path, audio_encoder: str | Path | None = Non
                      one log line (`devices.runnable_dtype`).
     run_device:      where the networks will run, when a host loads them on `device` and moves
                      them before each stage (ComfyUI); default `device`.
+    motion_dtype:    the motion sampler's (FMT's) precision: None (default) is float32 on every
+                     device, so motion matches the official numbers (`devices.sampler_dtype`).
     """
     device = torch.device(device) if device is not None else default_device()
-    dtype = runnable_dtype(dtype or torch.float32, run_device if run_device is not None else device)
+    where = run_device if run_device is not None else device
+    dtype = runnable_dtype(dtype or torch.float32, where)
+    fmt_dtype = sampler_dtype(motion_dtype, where)
     # Towers not needed are not read: an explicit folder replaces the checkpoint's copy.
     skip = tuple(name for name, unused in (("audio", audio_encoder is not None),
                                            ("emotion", not with_emotion or emotion_encoder is not None)) if unused)
-    model, weights = load_float_model(checkpoint, config, device, dtype, skip)
+    model, weights = load_float_model(checkpoint, config, device, dtype, skip, fmt_dtype)
     audio_cfg, audio_sd, audio_src = tower_sources(audio_encoder, weights.audio_tower, AUDIO_TOWER_NAME,
                                                    "audio encoder (wav2vec2-base-960h)")
     wav2vec2 = build_wav2vec2(audio_cfg, tower_state(audio_sd), audio_src, device, dtype)

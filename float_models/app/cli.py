@@ -125,8 +125,9 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--solver", default="euler", choices=SOLVERS, help="ODE solver (official: euler)")
     p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--precision", default="auto", choices=PRECISIONS,
-                   help="networks' precision; auto = fp16 on CUDA GPUs with tensor cores (else bf16 or fp32), "
-                        "fp32 on CPU/MPS; the CPU always runs fp32 (README, Precision)")
+                   help="networks' precision; auto = fp16 on CUDA GPUs with tensor cores (else bf16 or fp32) "
+                        "with the motion sampler in fp32, fp32 on CPU/MPS; the CPU always runs fp32 "
+                        "(README, Precision)")
     p.add_argument("--batch-size", type=int, default=None, help="frames decoded at once (default: by memory)")
     p.add_argument("--crf", type=int, default=18, help="H.264 quality, 0 (lossless) .. 51 (default 18)")
     _add_model_paths(p)
@@ -293,7 +294,8 @@ def render(args: argparse.Namespace) -> int:
 
     _say(f"loading FLOAT on {device} ({str(dtype).replace('torch.', '')})\n{paths.describe()}", args.quiet)
     pipe = load_pipeline(paths.checkpoint, paths.audio_encoder, paths.emotion_encoder if from_speech else None,
-                         device=device, dtype=dtype, with_emotion=from_speech)
+                         device=device, dtype=dtype, with_emotion=from_speech,
+                         motion_dtype=None if args.precision == "auto" else dtype)
     t = timer.stage("load models", t)
 
     speech = torch.from_numpy(mix_to_mono(waveform))[None]
