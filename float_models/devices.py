@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 
 import torch
+from torch import nn
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
@@ -141,6 +142,28 @@ def _native_bf16() -> bool:
         return torch.cuda.is_bf16_supported(including_emulation=False)
     except TypeError:
         return torch.cuda.is_bf16_supported()
+
+
+# ---------------------------------------------------------------- caches that follow the weights
+
+_CACHES = "_floatkit_device_caches"
+
+
+def device_caches(module: nn.Module) -> dict:
+    """A module's caches of tensors made for its current placement (sampling runners, CUDA graphs).
+
+    They are not parameters or buffers, so a host neither counts nor moves them; modules that
+    derive from `DropsCachesOnMove` drop them whenever they are moved or cast (ComfyUI offloads
+    a model by module.to()), so an offloaded model holds no device memory of FloatKit's."""
+    return module.__dict__.setdefault(_CACHES, {})
+
+
+class DropsCachesOnMove:
+    """Mixin for nn.Module: `.to()`, `.cuda()`, `.float()`, ... drop `device_caches` first."""
+
+    def _apply(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - nn.Module's private signature
+        self.__dict__.pop(_CACHES, None)
+        return super()._apply(*args, **kwargs)
 
 
 def _mps_available() -> bool:

@@ -132,7 +132,9 @@ class FloatPipeline:
                       callback: Callback | None = None) -> Motion:
         """-> Motion: latents r->D (B, T, D) float32 on the CPU, the audio's fps and each clip's r_s.
 
-        See `sampling.sample_motion` for the conventions."""
+        See `sampling.sample_motion` for the conventions. Motion that overflowed (inf or NaN) is
+        refused with FloatingPointError at the window where it happened, rather than decoded into
+        NaN frames (README, "Precision")."""
         _check_type(emotion, Emotion, "emotion", "pipe.encode_emotion(...) or Emotion.of_label(...)")
         reference, features = _match_batches(identity.motion, audio.features, "identity", "audio")
         probabilities = emotion.probabilities.float()
@@ -142,11 +144,6 @@ class FloatPipeline:
                                 num_frames=self.config.num_frames, num_prev_frames=self.config.num_prev_frames,
                                 guidance=Guidance(a_cfg_scale, e_cfg_scale, r_cfg_scale), nfe=nfe, seed=seed,
                                 solver=solver, callback=callback)
-        dtype = next(self.model.fmt.parameters()).dtype
-        if dtype != torch.float32 and not bool(torch.isfinite(latents).all()):
-            # Refused rather than decoded into NaN frames (README, "Precision").
-            raise FloatingPointError(f"the motion sampler overflowed in {str(dtype).replace('torch.', '')} (inf or "
-                                     "NaN): load the models with precision bf16 or fp32")
         reference = reference.detach().to("cpu", torch.float32).expand(latents.shape[0], -1).clone()
         return Motion(latents.cpu(), audio.fps, reference)
 
