@@ -31,6 +31,7 @@ from .nets.config import FloatConfig
 from .nets.emotion_encoder import EmotionEncoder
 from .media import pad_to_min_length, prepare_speech, resize_portrait
 from .nets.model import FloatModel
+from .nets.stylegan2_layers import prepared_weights
 from .sampling import Guidance, sample_motion
 from .transfer import overlapped_to_host
 from .types import AudioFeatures, Emotion, Identity, Motion
@@ -151,7 +152,11 @@ class FloatPipeline:
     @torch.inference_mode()
     def decode_batches(self, identity: Identity, motion: Motion,
                        batch_size: int | None = None) -> Iterator[tuple[int, int, torch.Tensor]]:
-        """Yield (clip, first frame, frames (n, 3, S, S)) in order, n <= batch_size."""
+        """Yield (clip, first frame, frames (n, 3, S, S)) in order, n <= batch_size.
+
+        The decoder's derived weights are kept while the batches are decoded and freed after the
+        last one (`prepared_weights`): a host that counts, moves and frees the decoder by its
+        state dict (ComfyUI) sees all it holds between runs."""
         mae = self.model.motion_autoencoder
         param = next(mae.parameters())
         _check_type(motion, Motion, "motion", "pipe.sample_motion(...) or a motion edit")
@@ -164,27 +169,28 @@ class FloatPipeline:
             raise ValueError(f"batch_size={batch_size}: give a positive number of frames, or None to choose "
                              "it from free memory")
         size = batch_size or auto_decode_batch_size(param.device, self.config.input_size, param.dtype)
-        pending = None
-        for b in range(clips):
-            source = identity.select(min(b, identity.batch_size - 1))
-            one = Identity(source.latent.to(param.device, param.dtype),
-                           tuple(f.to(param.device, param.dtype) for f in source.features), source.motion,
-                           source.coefficients)
-            clip_motion = motion[min(b, motion.shape[0] - 1)]
-            for start in range(0, frames, size):
-                chunk = clip_motion[start:start + size]
-                out = mae.decode(one, chunk.to(param.device, param.dtype))
-                # float16 ends at 65504; bfloat16 has float32's range. The flag is read one batch
-                # late, once the next batch is queued, so the check does not stall the GPU.
-                finite = torch.isfinite(out).all() if out.dtype == torch.float16 else None
-                if pending is not None:
-                    yield self._finite(*pending)
-                pending = (b, start, out, finite, source, chunk)
-        if pending is not None:
-            yield self._finite(*pending)
+        pending, fallback = None, _Float32Decoder(mae.dec)
+        with prepared_weights():
+            for b in range(clips):
+                source = identity.select(min(b, identity.batch_size - 1))
+                one = Identity(source.latent.to(param.device, param.dtype),
+                               tuple(f.to(param.device, param.dtype) for f in source.features), source.motion,
+                               source.coefficients)
+                clip_motion = motion[min(b, motion.shape[0] - 1)]
+                for start in range(0, frames, size):
+                    chunk = clip_motion[start:start + size]
+                    out = mae.decode(one, chunk.to(param.device, param.dtype))
+                    # float16 ends at 65504; bfloat16 has float32's range. The flag is read one batch
+                    # late, once the next batch is queued, so the check does not stall the GPU.
+                    finite = torch.isfinite(out).all() if out.dtype == torch.float16 else None
+                    if pending is not None:
+                        yield self._finite(*pending, fallback)
+                    pending = (b, start, out, finite, source, chunk)
+            if pending is not None:
+                yield self._finite(*pending, fallback)
 
     def _finite(self, clip: int, start: int, frames: torch.Tensor, finite: torch.Tensor | None, identity: Identity,
-                motion: torch.Tensor) -> tuple[int, int, torch.Tensor]:
+                motion: torch.Tensor, fallback: "_Float32Decoder") -> tuple[int, int, torch.Tensor]:
         """The batch as decoded, or, where a float16 decoder overflowed (inf or NaN), the same frames
         decoded again by a float32 copy of the decoder, in float32, from the identity and motion as
         given (not rounded to the model dtype)."""
@@ -194,9 +200,8 @@ class FloatPipeline:
             self._overflow_said = True
             log.warning("FloatKit: the %s decoder overflowed (inf or NaN); the frames concerned are decoded "
                         "again in float32", str(frames.dtype).replace("torch.", ""))
-        decoder = copy.deepcopy(self.model.motion_autoencoder.dec).float()  # the decoder only, for this batch
         latent = identity.latent.to(frames.device, torch.float32) + motion.to(frames.device, torch.float32)
-        return clip, start, decoder(latent, [f.to(frames.device, torch.float32) for f in identity.features])
+        return clip, start, fallback()(latent, [f.to(frames.device, torch.float32) for f in identity.features])
 
     @torch.inference_mode()
     def decode(self, identity: Identity, motion: Motion, batch_size: int | None = None,
@@ -279,6 +284,19 @@ def available_host_memory() -> int | None:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return None
+
+
+class _Float32Decoder:
+    """A float32 copy of the decoder, made on first use and shared by a decode run's overflowing
+    batches. Only the weights are copied: derived weights live in `prepared_weights`, not on it."""
+
+    def __init__(self, decoder: nn.Module):
+        self.decoder, self.copy = decoder, None
+
+    def __call__(self) -> nn.Module:
+        if self.copy is None:
+            self.copy = copy.deepcopy(self.decoder).float()
+        return self.copy
 
 
 def _window_frames(window_seconds: float | None, rate: float) -> int | None:

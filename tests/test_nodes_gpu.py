@@ -53,3 +53,42 @@ def test_a_network_left_on_the_cpu_in_half_precision_runs_fp32(pack, monkeypatch
     pipe.ready("float")
     assert next(dec.parameters()).dtype == torch.float32
     assert next(pipe.pipeline.model.fmt.parameters()).dtype == torch.float32  # auto: the sampler runs fp32
+
+
+def _run_everything(pack, monkeypatch) -> tuple:  # noqa: ANN001
+    """Load through the loader node, then encode, sample (through the runner's buffers, as on CUDA)
+    and decode under CUDA's decoder policy; returns (FloatKitPipe, weak reference to the FMT)."""
+    library = pack.float_models
+    monkeypatch.setitem(library.nets.stylegan2_layers.PHASE_UPSAMPLE_MAX_CHANNELS, "cpu", None)
+    monkeypatch.setattr(library.sampling, "default_step_mode", lambda device: "static")
+    pipe = pack.nodes.models.load("float.pth", "wav2vec2-base-960h", "none", "auto", "auto")
+    inputs = node_inputs(4800)
+    pipeline = pipe.ready("float", "audio")
+    image = inputs["image"].permute(0, 3, 1, 2) * 2 - 1
+    identity = pipeline.encode_image(image)
+    audio = pipeline.encode_audio(inputs["audio"]["waveform"][0, :1], 16000)
+    motion = pipeline.sample_motion(identity, audio, library.Emotion.of_label("happy"), nfe=3)
+    pipeline.decode(identity, motion, batch_size=4)
+    assert library.devices.device_caches(pipeline.model.fmt)["velocity_steps"]  # the runner was kept
+    return pipe, weakref.ref(pipeline.model.fmt)
+
+
+def test_after_comfyui_unloads_float_the_pack_holds_what_comfyui_counts(pack, monkeypatch):
+    """Rows 3 and 4: after ComfyUI's unload (ModelPatcher.detach -> module.to(offload)) every byte
+    the pack holds is one that model_size() counts, and when ComfyUI drops the loader's output the
+    FMT is freed at once (no reference cycle waiting for a garbage collection)."""
+    from reachable import tensor_bytes
+
+    pipe, fmt = _run_everything(pack, monkeypatch)
+    mm.unload_all_models()
+    assert not mm.current_loaded_models
+    counted = sum(p.model_size() for p in pipe.patchers.values())
+    assert tensor_bytes(pipe) == counted
+    mm._reset()  # the stand-in's record of load calls holds the patchers; ComfyUI keeps no such list
+    gc.collect()
+    gc.disable()
+    try:
+        del pipe
+        assert fmt() is None
+    finally:
+        gc.enable()
