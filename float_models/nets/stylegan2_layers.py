@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import os
 import threading
 from typing import Iterator
 
@@ -31,7 +32,11 @@ FUSED_UPSAMPLE_MAX_CHANNELS = 32
 # blur was 38% of an H100's decode time (cuDNN's grouped direct kernel), and phase convolution
 # at every level raised decode from 555 to 791 frames/s at bf16, batch 32 (notes: gpu.md). Other
 # devices keep the CPU's measured choice until someone measures them.
-PHASE_UPSAMPLE_MAX_CHANNELS: dict[str, int | None] = {"cpu": FUSED_UPSAMPLE_MAX_CHANNELS, "cuda": None}
+# FLOATKIT_PHASE_UPSAMPLING=0 turns CUDA's choice off (the CPU's is kept), should
+# `python -m float_models check-device` find that it disagrees with the reference on a card.
+PHASE_UPSAMPLE_MAX_CHANNELS: dict[str, int | None] = {
+    "cpu": FUSED_UPSAMPLE_MAX_CHANNELS,
+    "cuda": None if os.environ.get("FLOATKIT_PHASE_UPSAMPLING", "1") != "0" else FUSED_UPSAMPLE_MAX_CHANNELS}
 
 
 def uses_phase_upsampling(device: torch.device, out_channel: int) -> bool:
