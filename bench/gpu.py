@@ -7,7 +7,8 @@ What it measures (full-size rule-made weights, bench/full_size.py: speed depends
 not values), every stage timed after a warm-up, with the device synchronised:
 * table: for the reference (the official algorithm: fp32, encoders over the whole clip,
   eager sampling, bench/official_decoder.py decoding one frame at a time) and for this pack
-  at fp32, bf16 and fp16: decode frames/s with the frames copied to the CPU, decode time
+  at fp32, bf16 and fp16 (the decoder's and towers' precision; the motion sampler runs fp32,
+  the library's default): decode frames/s with the frames copied to the CPU, decode time
   with the frames kept on the device, sampling time (first call and steady), end-to-end
   frames/s (encoders included), peak device memory;
 * stages: the per-stage times behind the table, and the synchronous-copy decode for scale;
@@ -91,8 +92,12 @@ def build(quick: bool) -> FloatPipeline:
 
 
 def placed(master: FloatPipeline, device: torch.device, dtype: torch.dtype) -> FloatPipeline:
-    """A copy of the fp32 master on `device` in `dtype` (the master stays exact for the next one)."""
-    return FloatPipeline(copy.deepcopy(master.model).to(device, dtype), copy.deepcopy(master.wav2vec2).to(device, dtype),
+    """A copy of the fp32 master on `device` in `dtype` (the master stays exact for the next one), with the
+    motion sampler in fp32 as the library loads it by default (`devices.sampler_dtype`)."""
+    model = copy.deepcopy(master.model)
+    for name, child in model.named_children():
+        child.to(device, torch.float32 if name == "fmt" else dtype)
+    return FloatPipeline(model, copy.deepcopy(master.wav2vec2).to(device, dtype),
                          None if master.emotion_encoder is None else copy.deepcopy(master.emotion_encoder).to(device, dtype))
 
 

@@ -165,6 +165,12 @@ class DropsCachesOnMove:
         self.__dict__.pop(_CACHES, None)
         return super()._apply(*args, **kwargs)
 
+    def __getstate__(self) -> dict:
+        """Copies and pickles leave the caches behind (CUDA graphs cannot be copied)."""
+        state = dict(super().__getstate__())
+        state.pop(_CACHES, None)
+        return state
+
 
 def _mps_available() -> bool:
     mps = getattr(torch.backends, "mps", None)

@@ -206,12 +206,16 @@ def test_a_freed_fmt_dies_without_a_garbage_collection():
         gc.enable()
 
 
-def test_runners_are_dropped_when_the_fmt_is_moved():
-    """Row 3: ComfyUI offloads with module.to(); the runner's buffers and graphs must not stay behind."""
+def test_runners_are_dropped_when_the_fmt_is_moved_and_not_copied():
+    """Row 3: ComfyUI offloads with module.to(); the runner's buffers and graphs must not stay behind
+    (and a copy of the FMT, e.g. a benchmark's, must not carry graphs, which cannot be copied)."""
+    import copy
+
     fmt = TinyFMT()
     _sample(fmt, "static")
     step = next(iter(device_caches(fmt)["velocity_steps"].values()))
     assert step.slots
+    assert "velocity_steps" not in device_caches(copy.deepcopy(fmt))
     fmt.to("cpu")
     assert "velocity_steps" not in device_caches(fmt)
 
