@@ -15,7 +15,6 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from float_models.nets.rule_weights import rule_state_dict, rule_tensor  # noqa: F401 - the one rule, re-exported
 
 FIXTURE = Path(__file__).parent / "fixtures" / "float-tiny"
 MANIFEST = Path(__file__).parent / "fixtures" / "float-full-manifest.json"
@@ -27,6 +26,20 @@ def fixture() -> dict:
 
 def expected() -> dict[str, torch.Tensor]:
     return load_file(str(FIXTURE / "expected.safetensors"))
+
+
+def rule_tensor(key: str, shape: list[int]) -> torch.Tensor:
+    """The fixture's weight rule: the library's (`float_models.nets.rule_weights`), imported on use
+    because tools/workflow_graph.py imports this module without the library on its path."""
+    from float_models.nets.rule_weights import rule_tensor as rule
+
+    return rule(key, shape)
+
+
+def rule_state_dict(shapes: dict[str, list[int]], overrides: dict[str, torch.Tensor] | None = None) -> dict:
+    from float_models.nets.rule_weights import rule_state_dict as rule
+
+    return rule(shapes, overrides)
 
 
 def float_state_dict(fix: dict | None = None) -> dict[str, torch.Tensor]:
