@@ -20,13 +20,13 @@ for _path in (ROOT, ROOT / "tests"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from float_models.nets.checkpoint import (AUDIO_TOWER_NAME, EMOTION_TOWER_NAME, assign_weights,  # noqa: E402
+from float_models.nets.checkpoint import (AUDIO_TOWER_NAME, EMOTION_TOWER_NAME,  # noqa: E402
                                      build_emotion_encoder, build_wav2vec2, shipped_tower_config)
 from float_models.nets.config import FloatConfig  # noqa: E402
-from float_models.nets.fmt import sinusoid_table  # noqa: E402
-from float_models.nets.model import FloatModel  # noqa: E402
+from float_models.nets.model import FloatModel  # noqa: E402, F401 - the type of float_model()
 from float_models.pipeline import FloatPipeline  # noqa: E402
-from tiny_weights import MANIFEST, rule_state_dict  # noqa: E402
+from float_models.nets.rule_weights import rule_made_model, rule_state_dict  # noqa: E402
+from tiny_weights import MANIFEST  # noqa: E402
 
 
 def float_model(config: FloatConfig | None = None) -> FloatModel:
@@ -36,14 +36,11 @@ def float_model(config: FloatConfig | None = None) -> FloatModel:
     manifest); a smaller config (for smoke runs) takes its shapes from the model itself.
     """
     config = config or FloatConfig()
-    with torch.device("meta"):
-        model = FloatModel(config)
+    model = rule_made_model(config)  # the library's rule, shared with `check-device`
     shapes = {k: list(v.shape) for k, v in model.state_dict().items()}
     if config == FloatConfig() and shapes != json.loads(MANIFEST.read_text())["parameters"]:
         raise RuntimeError("the full-size model no longer matches tests/fixtures/float-full-manifest.json")
-    table = sinusoid_table(config.num_frames + config.num_prev_frames, config.dim_h)[None]
-    tensors = rule_state_dict(shapes, {"fmt.pos_embed": table})
-    return assign_weights(model, tensors, "rule-made FLOAT", torch.device("cpu"), torch.float32)
+    return model
 
 
 # For --quick smoke runs: a 64 px model and a 2-layer, 32-wide wav2vec2 (the fixture's small tower).

@@ -7,7 +7,8 @@ What it measures (full-size rule-made weights, bench/full_size.py: speed depends
 not values), every stage timed after a warm-up, with the device synchronised:
 * table: for the reference (the official algorithm: fp32, encoders over the whole clip,
   eager sampling, bench/official_decoder.py decoding one frame at a time) and for this pack
-  at fp32, bf16 and fp16: decode frames/s with the frames copied to the CPU, decode time
+  at fp32, bf16 and fp16 (the decoder's and towers' precision; the motion sampler runs fp32,
+  the library's default): decode frames/s with the frames copied to the CPU, decode time
   with the frames kept on the device, sampling time (first call and steady), end-to-end
   frames/s (encoders included), peak device memory;
 * stages: the per-stage times behind the table, and the synchronous-copy decode for scale;
@@ -17,7 +18,10 @@ not values), every stage timed after a warm-up, with the device synchronised:
   rate (where known) and a measured matrix product in the same dtype;
 * checks: sampled motion of the CUDA-graph path against eager (bit-identical expected),
   fp32 frames against the official sequence;
-* profile: the decode's top kernels by device time (CUDA only).
+* profile: the decode's top kernels by device time (CUDA only);
+* device_check: `python -m float_models check-device`'s rows (the same code), on CUDA by default.
+
+    python bench/gpu.py --allocator cudaMallocAsync   # ComfyUI's default allocator on NVIDIA
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import statistics
 import sys
 import time
@@ -37,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import full_size  # noqa: E402
 import official_decoder  # noqa: E402
 from float_models import Motion, emotion_label, sampling  # noqa: E402
+from float_models.app import check_device  # noqa: E402
 from float_models.pipeline import FloatPipeline, auto_decode_batch_size  # noqa: E402
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -86,8 +92,12 @@ def build(quick: bool) -> FloatPipeline:
 
 
 def placed(master: FloatPipeline, device: torch.device, dtype: torch.dtype) -> FloatPipeline:
-    """A copy of the fp32 master on `device` in `dtype` (the master stays exact for the next one)."""
-    return FloatPipeline(copy.deepcopy(master.model).to(device, dtype), copy.deepcopy(master.wav2vec2).to(device, dtype),
+    """A copy of the fp32 master on `device` in `dtype` (the master stays exact for the next one), with the
+    motion sampler in fp32 as the library loads it by default (`devices.sampler_dtype`)."""
+    model = copy.deepcopy(master.model)
+    for name, child in model.named_children():
+        child.to(device, torch.float32 if name == "fmt" else dtype)
+    return FloatPipeline(model, copy.deepcopy(master.wav2vec2).to(device, dtype),
                          None if master.emotion_encoder is None else copy.deepcopy(master.emotion_encoder).to(device, dtype))
 
 
@@ -261,12 +271,31 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batches", default=None, help="decode batch sweep (default 1,8,16,32,64; quick 1,2)")
     parser.add_argument("--repeat", type=int, default=None, help="timed repetitions, median (default 3; quick 1)")
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--allocator", choices=("native", "cudaMallocAsync"), default=None,
+                        help="CUDA caching allocator backend (PYTORCH_CUDA_ALLOC_CONF backend:...; ComfyUI "
+                             "uses cudaMallocAsync on NVIDIA); must be chosen before CUDA starts")
+    parser.add_argument("--device-check", action=argparse.BooleanOptionalAction, default=None,
+                        help="also run check-device's rows (default: on CUDA)")
     parser.add_argument("--out", type=Path, default=None, help="write the JSON here (always printed last)")
     args = parser.parse_args(argv)
     return _run(args)
 
 
+def use_allocator(backend: str | None) -> None:
+    """Select the CUDA allocator backend; read by PyTorch when CUDA starts, so set it before."""
+    if backend is None:
+        return
+    if torch.cuda.is_initialized():
+        if torch.cuda.get_allocator_backend() != backend:
+            raise SystemExit(f"--allocator {backend}: CUDA already started with "
+                             f"{torch.cuda.get_allocator_backend()}; run the bench in a fresh process")
+        return
+    conf = [c for c in os.environ.get("PYTORCH_CUDA_ALLOC_CONF", "").split(",") if c and not c.startswith("backend:")]
+    os.environ["PYTORCH_CUDA_ALLOC_CONF"] = ",".join(conf + [f"backend:{backend}"])
+
+
 def _run(args: argparse.Namespace) -> dict:
+    use_allocator(args.allocator)
     device = torch.device(args.device)
     quick = args.quick
     seconds = args.seconds or (1.0 if quick else 10.0)
@@ -319,6 +348,12 @@ def _run(args: argparse.Namespace) -> dict:
             f"{result['sampling_s']:.3f} s, end to end {result['end_to_end_fps']:.1f} fps")
         result = None
     report["pack"] = packs
+    if args.device_check if args.device_check is not None else device.type == "cuda":
+        checked = check_device.run_check(device, "auto", quick, None, decode_frames or 64)
+        log(check_device.format_table(checked))
+        report["device_check"] = check_device.as_json(checked)
+    if device.type == "cuda":
+        report["allocator"] = torch.cuda.get_allocator_backend()
     report["targets"] = targets(report)
     report["wall_s"] = time.perf_counter() - started
     print_table(report)

@@ -39,9 +39,15 @@ def combine(uncond: torch.Tensor, audio: torch.Tensor, audio_emotion: torch.Tens
 
 def guided_velocity(fmt: Velocity, t: torch.Tensor, x: torch.Tensor, wa: torch.Tensor, wr: torch.Tensor,
                     we: torch.Tensor, prev_x: torch.Tensor, prev_wa: torch.Tensor,
-                    a_cfg_scale: float, e_cfg_scale: float, r_cfg_scale: float = 1.0) -> torch.Tensor:
-    """FMT output (B, L'+L, D) with CFV applied when any scale differs from 1 (then in float32)."""
-    if not uses_guidance(a_cfg_scale, e_cfg_scale, r_cfg_scale):
+                    a_cfg_scale: float | torch.Tensor, e_cfg_scale: float | torch.Tensor,
+                    r_cfg_scale: float | torch.Tensor = 1.0, guided: bool | None = None) -> torch.Tensor:
+    """FMT output (B, L'+L, D) with CFV applied when any scale differs from 1 (then in float32).
+
+    guided: whether to apply CFV, decided by the caller (then the scales may be tensors, e.g.
+    the inputs of a captured graph, whose values are not read on the host); None decides here."""
+    if guided is None:
+        guided = uses_guidance(a_cfg_scale, e_cfg_scale, r_cfg_scale)
+    if not guided:
         return fmt(t, x, wa, wr, we, prev_x, prev_wa)
     we = we.expand(x.shape[0], -1, -1)
     no_wa, no_we = torch.zeros_like(wa), torch.zeros_like(we)

@@ -23,7 +23,7 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
-from .devices import default_device, runnable_dtype
+from .devices import default_device, runnable_dtype, sampler_dtype
 from .nets.audio_encoder import frame_hidden_states, windowed_audio_features
 from .nets.checkpoint import (AUDIO_TOWER_NAME, EMOTION_TOWER_NAME, CheckpointError, build_emotion_encoder,
                          build_wav2vec2, load_float_model, tower_sources, tower_state)
@@ -31,6 +31,7 @@ from .nets.config import FloatConfig
 from .nets.emotion_encoder import EmotionEncoder
 from .media import pad_to_min_length, prepare_speech, resize_portrait
 from .nets.model import FloatModel
+from .nets.stylegan2_layers import prepared_weights
 from .preview import FramePreview
 from .sampling import Guidance, sample_motion
 from .transfer import overlapped_to_host
@@ -133,7 +134,9 @@ class FloatPipeline:
                       callback: Callback | None = None) -> Motion:
         """-> Motion: latents r->D (B, T, D) float32 on the CPU, the audio's fps and each clip's r_s.
 
-        See `sampling.sample_motion` for the conventions."""
+        See `sampling.sample_motion` for the conventions. Motion that overflowed (inf or NaN) is
+        refused with FloatingPointError at the window where it happened, rather than decoded into
+        NaN frames (README, "Precision")."""
         _check_type(emotion, Emotion, "emotion", "pipe.encode_emotion(...) or Emotion.of_label(...)")
         reference, features = _match_batches(identity.motion, audio.features, "identity", "audio")
         probabilities = emotion.probabilities.float()
@@ -143,11 +146,6 @@ class FloatPipeline:
                                 num_frames=self.config.num_frames, num_prev_frames=self.config.num_prev_frames,
                                 guidance=Guidance(a_cfg_scale, e_cfg_scale, r_cfg_scale), nfe=nfe, seed=seed,
                                 solver=solver, callback=callback)
-        dtype = next(self.model.fmt.parameters()).dtype
-        if dtype != torch.float32 and not bool(torch.isfinite(latents).all()):
-            # Refused rather than decoded into NaN frames (README, "Precision").
-            raise FloatingPointError(f"the motion sampler overflowed in {str(dtype).replace('torch.', '')} (inf or "
-                                     "NaN): load the models with precision bf16 or fp32")
         reference = reference.detach().to("cpu", torch.float32).expand(latents.shape[0], -1).clone()
         return Motion(latents.cpu(), audio.fps, reference)
 
@@ -155,7 +153,11 @@ class FloatPipeline:
     @torch.inference_mode()
     def decode_batches(self, identity: Identity, motion: Motion,
                        batch_size: int | None = None) -> Iterator[tuple[int, int, torch.Tensor]]:
-        """Yield (clip, first frame, frames (n, 3, S, S)) in order, n <= batch_size."""
+        """Yield (clip, first frame, frames (n, 3, S, S)) in order, n <= batch_size.
+
+        The decoder's derived weights are kept while the batches are decoded and freed after the
+        last one (`prepared_weights`): a host that counts, moves and frees the decoder by its
+        state dict (ComfyUI) sees all it holds between runs."""
         mae = self.model.motion_autoencoder
         param = next(mae.parameters())
         _check_type(motion, Motion, "motion", "pipe.sample_motion(...) or a motion edit")
@@ -168,27 +170,28 @@ class FloatPipeline:
             raise ValueError(f"batch_size={batch_size}: give a positive number of frames, or None to choose "
                              "it from free memory")
         size = batch_size or auto_decode_batch_size(param.device, self.config.input_size, param.dtype)
-        pending = None
-        for b in range(clips):
-            source = identity.select(min(b, identity.batch_size - 1))
-            one = Identity(source.latent.to(param.device, param.dtype),
-                           tuple(f.to(param.device, param.dtype) for f in source.features), source.motion,
-                           source.coefficients)
-            clip_motion = motion[min(b, motion.shape[0] - 1)]
-            for start in range(0, frames, size):
-                chunk = clip_motion[start:start + size]
-                out = mae.decode(one, chunk.to(param.device, param.dtype))
-                # float16 ends at 65504; bfloat16 has float32's range. The flag is read one batch
-                # late, once the next batch is queued, so the check does not stall the GPU.
-                finite = torch.isfinite(out).all() if out.dtype == torch.float16 else None
-                if pending is not None:
-                    yield self._finite(*pending)
-                pending = (b, start, out, finite, source, chunk)
-        if pending is not None:
-            yield self._finite(*pending)
+        pending, fallback = None, _Float32Decoder(mae.dec)
+        with prepared_weights():
+            for b in range(clips):
+                source = identity.select(min(b, identity.batch_size - 1))
+                one = Identity(source.latent.to(param.device, param.dtype),
+                               tuple(f.to(param.device, param.dtype) for f in source.features), source.motion,
+                               source.coefficients)
+                clip_motion = motion[min(b, motion.shape[0] - 1)]
+                for start in range(0, frames, size):
+                    chunk = clip_motion[start:start + size]
+                    out = mae.decode(one, chunk.to(param.device, param.dtype))
+                    # float16 ends at 65504; bfloat16 has float32's range. The flag is read one batch
+                    # late, once the next batch is queued, so the check does not stall the GPU.
+                    finite = torch.isfinite(out).all() if out.dtype == torch.float16 else None
+                    if pending is not None:
+                        yield self._finite(*pending, fallback)
+                    pending = (b, start, out, finite, source, chunk)
+            if pending is not None:
+                yield self._finite(*pending, fallback)
 
     def _finite(self, clip: int, start: int, frames: torch.Tensor, finite: torch.Tensor | None, identity: Identity,
-                motion: torch.Tensor) -> tuple[int, int, torch.Tensor]:
+                motion: torch.Tensor, fallback: "_Float32Decoder") -> tuple[int, int, torch.Tensor]:
         """The batch as decoded, or, where a float16 decoder overflowed (inf or NaN), the same frames
         decoded again by a float32 copy of the decoder, in float32, from the identity and motion as
         given (not rounded to the model dtype)."""
@@ -198,9 +201,8 @@ class FloatPipeline:
             self._overflow_said = True
             log.warning("FloatKit: the %s decoder overflowed (inf or NaN); the frames concerned are decoded "
                         "again in float32", str(frames.dtype).replace("torch.", ""))
-        decoder = copy.deepcopy(self.model.motion_autoencoder.dec).float()  # the decoder only, for this batch
         latent = identity.latent.to(frames.device, torch.float32) + motion.to(frames.device, torch.float32)
-        return clip, start, decoder(latent, [f.to(frames.device, torch.float32) for f in identity.features])
+        return clip, start, fallback()(latent, [f.to(frames.device, torch.float32) for f in identity.features])
 
     @torch.inference_mode()
     def decode(self, identity: Identity, motion: Motion, batch_size: int | None = None,
@@ -289,6 +291,19 @@ def available_host_memory() -> int | None:
         return None
 
 
+class _Float32Decoder:
+    """A float32 copy of the decoder, made on first use and shared by a decode run's overflowing
+    batches. Only the weights are copied: derived weights live in `prepared_weights`, not on it."""
+
+    def __init__(self, decoder: nn.Module):
+        self.decoder, self.copy = decoder, None
+
+    def __call__(self) -> nn.Module:
+        if self.copy is None:
+            self.copy = copy.deepcopy(self.decoder).float()
+        return self.copy
+
+
 def _window_frames(window_seconds: float | None, rate: float) -> int | None:
     if window_seconds is None:
         return None
@@ -319,7 +334,8 @@ def _match_batches(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -
 def load_pipeline(checkpoint: str | Path, audio_encoder: str | Path | None = None,
                   emotion_encoder: str | Path | None = None, device: torch.device | str | None = None,
                   dtype: torch.dtype | None = None, config: FloatConfig | None = None,
-                  with_emotion: bool = True, run_device: torch.device | str | None = None) -> FloatPipeline:
+                  with_emotion: bool = True, run_device: torch.device | str | None = None,
+                  motion_dtype: torch.dtype | None = None) -> FloatPipeline:
     """Load FLOAT from its files.
 
     checkpoint:      float.pth or a .safetensors (FLOAT networks, possibly with both towers).
@@ -334,13 +350,17 @@ def load_pipeline(checkpoint: str | Path, audio_encoder: str | Path | None = Non
                      one log line (`devices.runnable_dtype`).
     run_device:      where the networks will run, when a host loads them on `device` and moves
                      them before each stage (ComfyUI); default `device`.
+    motion_dtype:    the motion sampler's (FMT's) precision: None (default) is float32 on every
+                     device, so motion matches the official numbers (`devices.sampler_dtype`).
     """
     device = torch.device(device) if device is not None else default_device()
-    dtype = runnable_dtype(dtype or torch.float32, run_device if run_device is not None else device)
+    where = run_device if run_device is not None else device
+    dtype = runnable_dtype(dtype or torch.float32, where)
+    fmt_dtype = sampler_dtype(motion_dtype, where)
     # Towers not needed are not read: an explicit folder replaces the checkpoint's copy.
     skip = tuple(name for name, unused in (("audio", audio_encoder is not None),
                                            ("emotion", not with_emotion or emotion_encoder is not None)) if unused)
-    model, weights = load_float_model(checkpoint, config, device, dtype, skip)
+    model, weights = load_float_model(checkpoint, config, device, dtype, skip, fmt_dtype)
     audio_cfg, audio_sd, audio_src = tower_sources(audio_encoder, weights.audio_tower, AUDIO_TOWER_NAME,
                                                    "audio encoder (wav2vec2-base-960h)")
     wav2vec2 = build_wav2vec2(audio_cfg, tower_state(audio_sd), audio_src, device, dtype)

@@ -9,11 +9,13 @@ output (`FloatPipeline.decode`); streaming writers can use it the same way.
 
 from __future__ import annotations
 
+import logging
 from typing import Callable, Iterable, Iterator, TypeVar
 
 import torch
 
 Item = TypeVar("Item", bound=tuple)
+log = logging.getLogger("float_models")
 
 
 def overlapped_to_host(items: Iterable[Item], dtype: torch.dtype = torch.float32,
@@ -25,9 +27,11 @@ def overlapped_to_host(items: Iterable[Item], dtype: torch.dtype = torch.float32
 
     CUDA tensors travel by non-blocking copies into two alternating pinned buffers, and each
     item is yielded one step late (once its copy is done), so the producer's next batch is
-    already queued on the GPU. A yielded CUDA-sourced tensor is only valid until the item
-    after the next one is requested: copy it out (as `decode` does) or consume it. Other
-    tensors are converted synchronously, as `tensor.to("cpu", dtype)`.
+    already queued on the GPU. A yielded CUDA-sourced tensor is only valid until the next item
+    is requested (that request starts the copy into the same buffer): copy it out (as `decode`
+    does) or consume it first. Where pinned memory cannot be had (WSL often refuses it), the
+    buffers are ordinary memory and each copy completes before it returns: correct, not
+    overlapped. Other tensors are converted synchronously, as `tensor.to("cpu", dtype)`.
     """
     staging: list[torch.Tensor | None] = [None, None]
     pending: tuple[Item, torch.cuda.Event] | None = None
@@ -45,7 +49,7 @@ def overlapped_to_host(items: Iterable[Item], dtype: torch.dtype = torch.float32
         frames = prepare(frames).contiguous() if prepare else frames.to(dtype)
         buffer = staging[turn % 2]
         if buffer is None or buffer.numel() < frames.numel() or buffer.dtype != frames.dtype:
-            buffer = staging[turn % 2] = torch.empty(frames.numel(), dtype=frames.dtype, pin_memory=True)
+            buffer = staging[turn % 2] = host_buffer(frames.numel(), frames.dtype)
         host = buffer[:frames.numel()].view(frames.shape)
         stream = streams.setdefault(frames.device, torch.cuda.Stream(frames.device))
         stream.wait_stream(torch.cuda.current_stream(frames.device))  # the batch is decoded first
@@ -60,6 +64,22 @@ def overlapped_to_host(items: Iterable[Item], dtype: torch.dtype = torch.float32
         pending = ((*item[:-1], host), done)
     if pending is not None:
         yield _finish(pending)
+
+
+def host_buffer(numel: int, dtype: torch.dtype) -> torch.Tensor:
+    """A pinned host buffer, or an ordinary one where pinning fails (WSL, a locked-memory limit),
+    with one log line: copies into it are then synchronous, still correct."""
+    try:
+        return torch.empty(numel, dtype=dtype, pin_memory=True)
+    except RuntimeError as error:
+        if not _PINNING_SAID:
+            _PINNING_SAID.append(True)
+            log.warning("FloatKit: pinned host memory is not available (%s); decoded frames are copied to the "
+                        "host without overlap", str(error).splitlines()[0] if str(error) else error)
+        return torch.empty(numel, dtype=dtype)
+
+
+_PINNING_SAID: list[bool] = []
 
 
 def _finish(pending: tuple[Item, "torch.cuda.Event"]) -> Item:

@@ -29,6 +29,7 @@ from ..float_models.preview import FramePreview
 FOLDER = "float"
 CHECKPOINT_EXTENSIONS = (".pth",) + SAFETENSORS_SUFFIXES  # what the library's checkpoint loader reads
 DOWNLOADS = download_sources()  # the library's table of model files is the one source of names and repos
+log = logging.getLogger("float_models")
 
 
 class MissingModelError(FileNotFoundError):
@@ -136,7 +137,19 @@ def devices(choice: str) -> tuple[torch.device, torch.device]:
     """(load device, offload device): the library's rule, where "auto" follows ComfyUI (so --cpu
     is honoured)."""
     load = choose_device(choice, auto=mm.get_torch_device())
-    return load, mm.unet_offload_device() if choice == "auto" else torch.device("cpu")
+    offload = mm.unet_offload_device() if choice == "auto" else torch.device("cpu")
+    if load.type != "cpu" and _no_vram():
+        # --novram: ComfyUI reports a plain module as loaded but moves none of its weights (it can
+        # only stream its own layer types), so FLOAT would run on the CPU in a GPU precision.
+        log.warning("FloatKit: ComfyUI runs with --novram, which leaves FLOAT's networks on the CPU; "
+                    "FLOAT runs there in fp32 (start ComfyUI with --lowvram to run it on the GPU)")
+        return torch.device("cpu"), torch.device("cpu")
+    return load, offload
+
+
+def _no_vram() -> bool:
+    state = getattr(mm, "vram_state", None)
+    return state is not None and getattr(state, "name", "") == "NO_VRAM"
 
 
 def precision(choice: str, device: torch.device) -> torch.dtype:
@@ -172,6 +185,18 @@ def load_models(selected: Iterable) -> None:
     """Place networks on their load device before use. Fully: a stage runs where its parameters
     are, so a network split between devices (ComfyUI's partial "lowvram" load) would not run."""
     mm.load_models_gpu(list(selected), force_full_load=True)
+
+
+def follow_placement(selected: Iterable) -> None:
+    """Precision follows where ComfyUI actually left each network: one left on the CPU while a
+    reduced precision was chosen for the GPU runs float32 (the CPU's half-precision kernels are
+    slow, and some return NaN), with one log line."""
+    for patcher in selected:
+        net = patcher.model
+        param = next(net.parameters(), None)
+        if param is not None and param.device.type == "cpu" and param.dtype in (torch.float16, torch.bfloat16):
+            log.warning("FloatKit: ComfyUI left a FLOAT network on the CPU; it runs there in fp32")
+            net.float()
 
 
 # ------------------------------------------------------------------ progress and cancel

@@ -39,7 +39,9 @@ class FloatKitPipe:
 
     def ready(self, *stages: str):
         """The pipeline, with the networks of these stages ("float", "audio", "emotion") on their device."""
-        _comfy.load_models(self.patchers[s] for s in stages if s in self.patchers)
+        chosen = [self.patchers[s] for s in stages if s in self.patchers]
+        _comfy.load_models(chosen)
+        _comfy.follow_placement(chosen)
         return self.pipeline
 
 
@@ -52,19 +54,20 @@ def load(checkpoint: str, audio_encoder: str, emotion_encoder: str, device: str 
         emotion_encoder, "emotion encoder folder")
     load_device, offload_device = _comfy.devices(device)
     dtype = _comfy.precision(precision, load_device)
+    motion_dtype = None if precision == "auto" else dtype  # auto: the sampler runs fp32 (README, Precision)
     key = (_comfy.file_stamp(ckpt), _comfy.file_stamp(audio), _comfy.file_stamp(emotion),
-           emotion_encoder == NONE, str(load_device), str(offload_device), str(dtype))
+           emotion_encoder == NONE, str(load_device), str(offload_device), str(dtype), str(motion_dtype))
     pipe = _LOADED.get(key)
     if pipe is None:
-        pipe = _load(ckpt, audio, emotion, emotion_encoder == NONE, load_device, offload_device, dtype)
+        pipe = _load(ckpt, audio, emotion, emotion_encoder == NONE, load_device, offload_device, dtype, motion_dtype)
         _LOADED[key] = pipe
     return pipe
 
 
-def _load(ckpt, audio, emotion, no_emotion, load_device, offload_device, dtype) -> FloatKitPipe:
+def _load(ckpt, audio, emotion, no_emotion, load_device, offload_device, dtype, motion_dtype) -> FloatKitPipe:
     try:  # "none": the emotion classifier is not built at all (emotions come from labels only)
         pipeline = load_pipeline(ckpt, audio, emotion, device=offload_device, dtype=dtype,
-                                 with_emotion=not no_emotion, run_device=load_device)
+                                 with_emotion=not no_emotion, run_device=load_device, motion_dtype=motion_dtype)
     except CheckpointError as err:
         raise CheckpointError(f"{err}. Model downloads: {_comfy.DOWNLOADS}") from None
     return FloatKitPipe(pipeline, _comfy.patchers(pipeline.networks(), load_device, offload_device), ckpt)
@@ -134,8 +137,9 @@ class LoadModels(io.ComfyNode):
                                tooltip="Where the networks run; auto follows ComfyUI (and its --cpu flag)."),
                 io.Combo.Input("precision", options=list(PRECISIONS), default="auto",
                                tooltip="Network precision; auto = fp16 on CUDA GPUs that do it well (else bf16 or "
-                                       "fp32). The warp and other rounding-sensitive steps always run in fp32; "
-                                       "the CPU always uses fp32."),
+                                       "fp32), with the motion sampler in fp32. The warp and other rounding-"
+                                       "sensitive steps always run in fp32; the CPU always uses fp32. To check "
+                                       "the GPU fast path on your card: python -m float_models check-device."),
                 io.Combo.Input("download", options=[NEVER, IF_MISSING], default=NEVER, optional=True,
                                tooltip=f"'{IF_MISSING}': before loading, fetch what the choices above need and "
                                        f"models/float lacks: {OFFICIAL_CHECKPOINT} ({SET_SIZES['float']}), "

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+import pytest
 import torch
 
 BENCH = str(Path(__file__).resolve().parents[1] / "bench")
@@ -33,3 +35,14 @@ def test_gpu_bench_quick_on_cpu(tmp_path, monkeypatch):
     assert [row["batch"] for row in written["sweep"]] == [1]
     assert written["targets"]["precision"] == "fp32" and written["targets"]["end_to_end_vs_official"] > 0
     assert result["quick"] is True
+
+
+def test_allocator_switch_sets_the_backend_before_cuda_starts(monkeypatch):
+    monkeypatch.syspath_prepend(BENCH)
+    import gpu
+
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        pytest.skip("CUDA already started in this process")
+    monkeypatch.setenv("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True,backend:native")
+    gpu.use_allocator("cudaMallocAsync")
+    assert os.environ["PYTORCH_CUDA_ALLOC_CONF"] == "expandable_segments:True,backend:cudaMallocAsync"

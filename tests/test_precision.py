@@ -114,8 +114,9 @@ def test_reduced_precision_becomes_float32_on_the_cpu(caplog):
     assert len(lines) == 2 and "bfloat16 is not used on the CPU" in lines[0] and "running float32" in lines[0]
 
 
-def test_gpu_precision_rule():
+def test_gpu_precision_rule(monkeypatch):
     # Only the rule is tested here (torch.device("cuda") needs no GPU); the GPU figures are in the README.
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (8, 0))
     assert devices.choose_dtype("fp16", "cuda") == torch.float16
     assert devices.choose_dtype("bf16", "cuda") == torch.bfloat16
     assert devices.choose_dtype("auto", "cuda", fp16_ok=True) == torch.float16

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from float_models import emotion_label
+from float_models import devices, emotion_label
 from float_models.sampling import Guidance, VelocityStep, sample_motion
 from tiny_weights import fixture
 
@@ -53,7 +53,8 @@ def test_static_runner_is_rebuilt_when_the_weights_move(tiny_pipe):
     fmt = tiny_pipe.model.fmt
     first = VelocityStep.for_model(fmt, Guidance(), 10, "static")
     assert VelocityStep.for_model(fmt, Guidance(), 10, "static") is first
-    assert VelocityStep.for_model(fmt, Guidance(3.0), 10, "static") is not first
+    assert VelocityStep.for_model(fmt, Guidance(3.0), 10, "static") is first  # scales are inputs, not keys
+    assert VelocityStep.for_model(fmt, Guidance(1.0, 1.0, 1.0), 10, "static") is not first  # no CFG batch
     with pytest.raises(ValueError, match="unknown step mode"):
         VelocityStep(fmt, Guidance(), 10, "compiled")
 
@@ -80,8 +81,8 @@ def test_cuda_graph_replay_matches_eager_bit_for_bit(tiny_pipe, inputs, solver):
         eager = _sample(tiny_pipe, cuda_identity, cuda_audio, "eager", solver=solver)
         graph = _sample(tiny_pipe, cuda_identity, cuda_audio, "graph", solver=solver)
         again = _sample(tiny_pipe, cuda_identity, cuda_audio, "graph", solver=solver)  # replays only
-        step = fmt.__dict__["_velocity_step"][1]
-        assert any(slot.graph is not None for slot in step.slots.values())
+        steps = devices.device_caches(fmt)["velocity_steps"].values()
+        assert any(slot.graph is not None for step in steps for slot in step.slots.values())
         assert torch.equal(graph, eager) and torch.equal(again, eager)
     finally:
         fmt.cpu()

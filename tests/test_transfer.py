@@ -44,3 +44,25 @@ def test_empty_stream_yields_nothing():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (run on a GPU machine)")
 def test_cuda_batches_arrive_through_pinned_buffers():
     _check("cuda")
+
+
+def test_pinning_that_fails_falls_back_to_ordinary_memory(monkeypatch, caplog):
+    """Row 9: WSL refuses pinned memory; the overlapped copy must still get a buffer."""
+    import logging
+
+    from float_models import transfer
+
+    empty = torch.empty
+
+    def refuse_pinning(*args, pin_memory=False, **kwargs):  # noqa: ANN002, ANN003
+        if pin_memory:
+            raise RuntimeError("CUDA error: out of memory (cudaHostAlloc)")
+        return empty(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "empty", refuse_pinning)
+    monkeypatch.setattr(transfer, "_PINNING_SAID", [])
+    with caplog.at_level(logging.WARNING, logger="float_models"):
+        first = transfer.host_buffer(16, torch.uint8)
+        second = transfer.host_buffer(8, torch.float32)
+    assert first.shape == (16,) and second.dtype == torch.float32 and not first.is_pinned()
+    assert sum("pinned host memory is not available" in r.getMessage() for r in caplog.records) == 1

@@ -9,14 +9,12 @@ code path that loads the real float.pth and the real folders.
 from __future__ import annotations
 
 import json
-import math
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
+
 
 FIXTURE = Path(__file__).parent / "fixtures" / "float-tiny"
 MANIFEST = Path(__file__).parent / "fixtures" / "float-full-manifest.json"
@@ -31,22 +29,17 @@ def expected() -> dict[str, torch.Tensor]:
 
 
 def rule_tensor(key: str, shape: list[int]) -> torch.Tensor:
-    """The fixture's weight rule (see its README)."""
-    x = np.random.default_rng(zlib.crc32(key.encode("utf-8"))).standard_normal(shape, dtype=np.float32)
-    if key.startswith("motion_autoencoder."):
-        pass
-    elif len(shape) >= 2:
-        x = x / np.float32(math.sqrt(math.prod(shape[1:])))
-    elif key.endswith("weight"):
-        x = 1 + np.float32(0.1) * x
-    else:
-        x = np.float32(0.1) * x
-    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    """The fixture's weight rule: the library's (`float_models.nets.rule_weights`), imported on use
+    because tools/workflow_graph.py imports this module without the library on its path."""
+    from float_models.nets.rule_weights import rule_tensor as rule
+
+    return rule(key, shape)
 
 
 def rule_state_dict(shapes: dict[str, list[int]], overrides: dict[str, torch.Tensor] | None = None) -> dict:
-    overrides = overrides or {}
-    return {k: overrides[k] if k in overrides else rule_tensor(k, v) for k, v in shapes.items()}
+    from float_models.nets.rule_weights import rule_state_dict as rule
+
+    return rule(shapes, overrides)
 
 
 def float_state_dict(fix: dict | None = None) -> dict[str, torch.Tensor]:

@@ -204,27 +204,36 @@ def _first(items: list[str], n: int = 5) -> str:
 
 
 def assign_weights(model: torch.nn.Module, tensors: Mapping[str, torch.Tensor], source: str,
-                   device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
-    """Load into a model built on the meta device: tensors are taken, not copied twice."""
+                   device: torch.device, dtype: torch.dtype,
+                   prefix_dtypes: Mapping[str, torch.dtype] | None = None) -> torch.nn.Module:
+    """Load into a model built on the meta device: tensors are taken, not copied twice.
+    prefix_dtypes: another dtype for the keys under a prefix (e.g. {"fmt.": torch.float32})."""
     check_state_dict(model, tensors, source)
-    state = {k: v.to(device=device, dtype=dtype if v.is_floating_point() else v.dtype)
-             for k, v in tensors.items()}
+
+    def dtype_of(key: str, value: torch.Tensor) -> torch.dtype:
+        if not value.is_floating_point():
+            return value.dtype
+        return next((d for p, d in (prefix_dtypes or {}).items() if key.startswith(p)), dtype)
+
+    state = {k: v.to(device=device, dtype=dtype_of(k, v)) for k, v in tensors.items()}
     model.load_state_dict(state, strict=True, assign=True)
     return model.eval().requires_grad_(False)
 
 
 def load_float_model(path: str | Path, config: FloatConfig | None = None, device: torch.device | str = "cpu",
-                     dtype: torch.dtype = torch.float32,
-                     skip_towers: tuple[str, ...] = ()) -> tuple[FloatModel, FloatWeights]:
+                     dtype: torch.dtype = torch.float32, skip_towers: tuple[str, ...] = (),
+                     fmt_dtype: torch.dtype | None = None) -> tuple[FloatModel, FloatWeights]:
     """Build FLOAT's own networks from a checkpoint; also returns the tower weights it holds,
-    except those of `skip_towers` ("audio", "emotion"), which are not read."""
+    except those of `skip_towers` ("audio", "emotion"), which are not read. fmt_dtype: the
+    motion sampler's dtype when it differs from `dtype` (read from the file, not re-rounded)."""
     path = Path(path)
     prefixes = {"audio": AUDIO_TOWER_PREFIX, "emotion": EMOTION_PREFIX}
     weights = split_float_weights(*read_tensors(path, tuple(prefixes[t] for t in skip_towers)))
     config = resolve_config(weights, path, config)
     with torch.device("meta"):
         model = FloatModel(config)
-    assign_weights(model, weights.float, str(path), torch.device(device), dtype)
+    assign_weights(model, weights.float, str(path), torch.device(device), dtype,
+                   {"fmt.": fmt_dtype} if fmt_dtype is not None else None)
     return model, weights
 
 

@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..devices import DropsCachesOnMove
+
 
 def sinusoid_table(positions: int, dim: int) -> torch.Tensor:
     """Transformer position table: pos / 10000^(2*(j//2)/dim), sin on even j, cos on odd j."""
@@ -125,7 +127,9 @@ class FinalLayer(nn.Module):
         return self.linear(modulate(self.norm_final(x), shift, scale))
 
 
-class FlowMatchingTransformer(nn.Module):
+class FlowMatchingTransformer(DropsCachesOnMove, nn.Module):
+    """The FMT. Its sampling runners (input buffers, CUDA graphs) are dropped whenever it is moved."""
+
     def __init__(self, dim_w: int = 512, dim_a: int = 512, dim_e: int = 7, hidden: int = 1024,
                  depth: int = 8, heads: int = 8, mlp_ratio: float = 4.0, num_frames: int = 50,
                  num_prev_frames: int = 10, attention_window: int = 2):

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .motion_encoder import CHANNELS
-from .stylegan2_layers import SQRT2, ConvLayer, FusedLeakyReLU, ModulatedConv2d, Upsample
+from .stylegan2_layers import SQRT2, ConvLayer, FusedLeakyReLU, ModulatedConv2d, Upsample, prepared_weights
 
 
 class MotionBasis(nn.Module):
@@ -214,6 +214,10 @@ class MotionDecoder(nn.Module):
 
     def forward(self, latent: torch.Tensor, features: list[torch.Tensor] | tuple[torch.Tensor, ...]) -> torch.Tensor:
         """latent (B, D) = s_r + r, features: the encoder pyramid (batch 1 or B) -> image (B, 3, S, S)."""
+        with prepared_weights():  # derived weights live for this call, or for the caller's open scope
+            return self._forward(latent, features)
+
+    def _forward(self, latent: torch.Tensor, features: list[torch.Tensor] | tuple[torch.Tensor, ...]) -> torch.Tensor:
         # Channels-last memory: the convolution kernels of CPUs (oneDNN) and GPUs (cuDNN) are
         # fastest on it; the reference path (weight modulation) keeps the official layout.
         fast = not self.conv1.conv.reference

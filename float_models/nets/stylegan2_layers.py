@@ -10,8 +10,12 @@ so they are rebuilt on the fly (and cached) instead of living in the state dict.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
+import os
+import threading
+from typing import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -28,7 +32,11 @@ FUSED_UPSAMPLE_MAX_CHANNELS = 32
 # blur was 38% of an H100's decode time (cuDNN's grouped direct kernel), and phase convolution
 # at every level raised decode from 555 to 791 frames/s at bf16, batch 32 (notes: gpu.md). Other
 # devices keep the CPU's measured choice until someone measures them.
-PHASE_UPSAMPLE_MAX_CHANNELS: dict[str, int | None] = {"cpu": FUSED_UPSAMPLE_MAX_CHANNELS, "cuda": None}
+# FLOATKIT_PHASE_UPSAMPLING=0 turns CUDA's choice off (the CPU's is kept), should
+# `python -m float_models check-device` find that it disagrees with the reference on a card.
+PHASE_UPSAMPLE_MAX_CHANNELS: dict[str, int | None] = {
+    "cpu": FUSED_UPSAMPLE_MAX_CHANNELS,
+    "cuda": None if os.environ.get("FLOATKIT_PHASE_UPSAMPLING", "1") != "0" else FUSED_UPSAMPLE_MAX_CHANNELS}
 
 
 def uses_phase_upsampling(device: torch.device, out_channel: int) -> bool:
@@ -289,15 +297,18 @@ class ModulatedConv2d(nn.Module):
     def _prepared(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """(scale * W channels-last, sum_k (scale * W)^2 transposed (in, out), fused upsampling weight).
 
-        Derived from the parameter once and kept until the parameter changes (new storage,
-        an in-place update, a move to another device or dtype).
+        Derived from the parameter; kept in the open `prepared_weights` scope (one decode run)
+        until the parameter changes (new storage, an in-place update, a move to another device
+        or dtype), never on the module: a host neither counts nor moves nor frees such tensors
+        (110 MiB for the full-size fp16 decoder on CUDA, more than its 43 MiB of weights).
         """
         # Inference tensors (a model built under torch.inference_mode, as in ComfyUI) keep no
         # version counter; for them a new storage, device or dtype still refreshes the cache.
         version = -1 if self.weight.is_inference() else self.weight._version
         phase = self.upsample and uses_phase_upsampling(self.weight.device, self.out_channel)
         key = (self.weight.data_ptr(), version, self.weight.device, self.weight.dtype, phase)
-        cached = self.__dict__.get("_prepared_cache")
+        store = _open_scope()
+        cached = None if store is None else store.get(id(self))
         if cached is not None and cached[0] == key:
             return cached[1]
         with torch.no_grad():
@@ -306,7 +317,8 @@ class ModulatedConv2d(nn.Module):
             fused = None
             if phase:
                 fused = upsampling_weight(weight, self.blur.gain)
-        self.__dict__["_prepared_cache"] = (key, (weight, energy, fused))
+        if store is not None:
+            store[id(self)] = (key, (weight, energy, fused))
         return weight, energy, fused
 
     def forward_activation_modulation(self, x: torch.Tensor, style: torch.Tensor,
@@ -377,6 +389,37 @@ class ModulatedConv2d(nn.Module):
         weight = weight.reshape(batch * self.out_channel, in_channel, k, k)
         out = F.conv2d(x, weight, padding=k // 2, groups=batch)
         return out.view(batch, self.out_channel, *out.shape[2:])
+
+
+_SCOPES = threading.local()
+
+
+class _Store(dict):
+    """One scope's derived weights, by layer id (compared by identity, not by contents)."""
+
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+
+def _open_scope() -> _Store | None:
+    stack = getattr(_SCOPES, "stack", None)
+    return stack[-1] if stack else None
+
+
+@contextlib.contextmanager
+def prepared_weights() -> Iterator[None]:
+    """Keep the decoder layers' derived weights while open (a decode run: every batch reuses
+    them); they are freed when it closes. Inside an open scope this adds nothing."""
+    if _open_scope() is not None:
+        yield
+        return
+    stack = _SCOPES.__dict__.setdefault("stack", [])
+    store = _Store()
+    stack.append(store)
+    try:
+        yield
+    finally:
+        stack.remove(store)  # by identity: generators may close their scopes out of order
 
 
 @functools.lru_cache(maxsize=2)

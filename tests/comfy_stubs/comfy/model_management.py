@@ -3,7 +3,8 @@
 Mimics ``comfy/model_management.py`` (0.3.64, and the newest copy read, pyproject 0.38.1):
 same function names and signatures, same device answers as a ``--cpu`` launch (everything on CPU, fp16
 and bf16 refused), and a ``load_models_gpu`` that moves models through their ``ModelPatcher`` the way
-ComfyUI's ``LoadedModel.model_load`` does.  Calls are recorded in ``_load_calls`` so tests can assert a
+ComfyUI's ``LoadedModel.model_load`` does (with ``vram_state = VRAMState.NO_VRAM``, as ``--novram``:
+a tiny budget, so a plain module is reported loaded and not moved).  Calls are recorded in ``_load_calls`` so tests can assert a
 model was loaded before use.  GPU placement, partial ("lowvram") loading and dynamic VRAM are not modelled.
 
 ``InterruptProcessingException`` derives from ``BaseException`` as in the newest ComfyUI (0.3.64 and
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+from enum import Enum
 from typing import Any
 
 import torch
@@ -20,6 +22,16 @@ import torch
 __comfy_stub__ = True
 
 
+class VRAMState(Enum):
+    DISABLED = 0  # no VRAM: models stay on the CPU (--cpu)
+    NO_VRAM = 1  # --novram: weights are streamed per layer, for ComfyUI's own layer types only
+    LOW_VRAM = 2
+    NORMAL_VRAM = 3
+    HIGH_VRAM = 4
+    SHARED = 5
+
+
+vram_state = VRAMState.DISABLED  # what a --cpu launch sets; tests set NO_VRAM to model --novram
 DISABLE_SMART_MEMORY = False
 OOM_EXCEPTION = torch.cuda.OutOfMemoryError
 _CPU = torch.device("cpu")
@@ -36,10 +48,10 @@ class LoadedModel:
     def model_memory(self) -> int:
         return self.model.model_size()
 
-    def model_load(self) -> Any:
+    def model_load(self, lowvram_model_memory: float = 0) -> Any:
         self.model.model_patches_to(self.device)
         self.model.model_patches_to(self.model.model_dtype())
-        self.model.partially_load(self.device, 1e32)  # "1e32 spare bytes" = load completely
+        self.model.partially_load(self.device, lowvram_model_memory or 1e32)  # 0 -> "1e32 spare bytes" = all
         return self.model.model
 
     def model_unload(self) -> bool:
@@ -188,7 +200,8 @@ def load_models_gpu(models: list[Any], memory_required: int = 0, force_patch_wei
     for device in {lm.device for lm in to_load} - {_CPU}:  # ComfyUI makes room on accelerators only
         free_memory(sum(lm.model_memory() for lm in to_load if lm.device == device) * 1.1 + memory_required, device)
     for lm in to_load:
-        lm.model_load()
+        # ComfyUI: force_full_load loads completely, except under --novram, which budgets 0.1 bytes.
+        lm.model_load(0.1 if vram_state == VRAMState.NO_VRAM and lm.device != _CPU else 0)
         current_loaded_models.insert(0, lm)
 
 

@@ -115,6 +115,13 @@ class ModelPatcher:
             self.unpatch_model(self.offload_device)  # another clone's patches are applied: start over
         if self.model.model_loaded_weight_memory > 0:
             return 0  # already resident (ComfyUI does not re-check the device here either)
+        if extra_memory < self.model_size():
+            # ComfyUI's ``load`` with a budget below the model: modules without ``comfy_cast_weights``
+            # (every plain nn.Module) are neither moved nor streamed, yet the model is marked as on
+            # ``device_to`` with 0 bytes loaded ("loaded completely" in its log).
+            self.model.device = device_to
+            self.model.current_weight_patches_uuid = self.patches_uuid
+            return 0
         self.patch_model(device_to, force_patch_weights=force_patch_weights)
         return self.model.model_loaded_weight_memory
 
