@@ -510,8 +510,7 @@ def test_download_checks_the_free_space_first(tmp_path, capsys, monkeypatch):
     from float_models.app import download
 
     monkeypatch.setattr(download, "check_connection", lambda *a, **k: None)
-    fetch = types.SimpleNamespace(hf_hub_download=lambda **kwargs: pytest.fail("downloading anyway"))
-    monkeypatch.setattr(download, "_hub", lambda: fetch)
+    monkeypatch.setattr(download, "_describe", lambda *a, **k: pytest.fail("asking the hub anyway"))
     _disk_with_free(monkeypatch, 50_000_000)
     code, err = run(capsys, "download", "--to", tmp_path / "float")
     line = one_line(err)
