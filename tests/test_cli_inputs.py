@@ -45,7 +45,6 @@ import struct
 import subprocess
 import sys
 import tracemalloc
-import types
 import warnings as warnings_module
 import zlib
 from pathlib import Path
