@@ -45,7 +45,6 @@ import struct
 import subprocess
 import sys
 import tracemalloc
-import types
 import warnings as warnings_module
 import zlib
 from pathlib import Path
@@ -510,8 +509,7 @@ def test_download_checks_the_free_space_first(tmp_path, capsys, monkeypatch):
     from float_models.app import download
 
     monkeypatch.setattr(download, "check_connection", lambda *a, **k: None)
-    fetch = types.SimpleNamespace(hf_hub_download=lambda **kwargs: pytest.fail("downloading anyway"))
-    monkeypatch.setattr(download, "_hub", lambda: fetch)
+    monkeypatch.setattr(download, "_describe", lambda *a, **k: pytest.fail("asking the hub anyway"))
     _disk_with_free(monkeypatch, 50_000_000)
     code, err = run(capsys, "download", "--to", tmp_path / "float")
     line = one_line(err)

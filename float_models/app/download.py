@@ -364,9 +364,10 @@ def _fetch(dest: Path, todo: list[ModelFile], source: str, report: ProgressCallb
     reason = check_connection()
     if reason:
         raise DownloadError(f"cannot download the models: {reason}", dest, which)
-    remotes = [_describe(dest, f, source, which) for f in todo]
-    check_free_space(dest / "x", sum(r.size or r.file.min_bytes for r in remotes), f"the model files ({len(todo)})")
+    # Before asking the hub anything: the table's floors are close to the real sizes.
+    check_free_space(dest / "x", sum(f.min_bytes for f in todo), f"the model files ({len(todo)})")
     dest.mkdir(parents=True, exist_ok=True)
+    remotes = [_describe(dest, f, source, which) for f in todo]
     state = DownloadProgress(0, len(remotes), 0, sum(r.size or 0 for r in remotes), "")
     fetched = []
     for remote in remotes:
