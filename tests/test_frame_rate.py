@@ -204,3 +204,13 @@ def test_correlation_needs_the_motion_length_and_reports_every_direction():
         speaking.direction_correlation(motion, basis, loudness[:, :-1])
     report = speaking.correlation_report(speaking.direction_correlation(motion, basis, loudness))
     assert report.count("\ndirection ") == M and "speaking directions: 2, 5, 11" in report
+
+
+def test_with_the_speech_length_the_count_is_ceil_of_speech_seconds_times_fps():
+    # 0.3 s of speech gives FLOAT 8 frames (0.32 s); at 30 fps the video has ceil(0.3 * 30) = 9 frames
+    motion = random_motion(8)
+    assert frame_rate.change_frame_rate(motion, 30, seconds=0.3).num_frames == 9
+    assert frame_rate.change_frame_rate(motion, 30).num_frames == 10
+    assert frame_rate.retime(motion, 30, 0, seconds=0.3).num_frames == 9
+    assert frame_rate.retime(motion, 25, 0, seconds=0.3).num_frames == 8  # the model's rate: unchanged
+    assert frame_rate.change_frame_rate(motion, 60, seconds=5.0).num_frames == 20  # never past the motion

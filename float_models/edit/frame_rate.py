@@ -46,15 +46,22 @@ def check_output_fps(fps: float, name: str = "fps") -> float:
     return check_number(name, fps, *FPS_RANGE)
 
 
-def resampled_length(frames: int, fps_in: float, fps_out: float) -> int:
-    """ceil(duration * fps_out) with duration = frames / fps_in (at least one frame)."""
-    exact = frames * float(fps_out) / float(fps_in)
+def frames_for_seconds(seconds: float, fps: float) -> int:
+    """ceil(seconds * fps), at least one frame (products a rounding above a whole number count as it)."""
+    exact = float(seconds) * float(fps)
     return max(1, math.ceil(exact - _SNAP * max(1.0, exact)))
 
 
-def frame_positions(frames: int, fps_in: float, fps_out: float) -> torch.Tensor:
+def resampled_length(frames: int, fps_in: float, fps_out: float, seconds: float | None = None) -> int:
+    """ceil(duration * fps_out) with duration = frames / fps_in, or the shorter `seconds` when given
+    (the speech's own length: FLOAT's last frame rounds it up to a whole 1/25 s)."""
+    length = frames_for_seconds(frames / float(fps_in), fps_out)
+    return length if seconds is None else min(length, frames_for_seconds(seconds, fps_out))
+
+
+def frame_positions(frames: int, fps_in: float, fps_out: float, seconds: float | None = None) -> torch.Tensor:
     """Where each new frame falls on the old frame grid (float64), held at the last frame."""
-    length = resampled_length(frames, fps_in, fps_out)
+    length = resampled_length(frames, fps_in, fps_out, seconds)
     position = torch.arange(length, dtype=torch.float64) * (float(fps_in) / float(fps_out))
     nearest = position.round()
     position = torch.where((position - nearest).abs() < _SNAP, nearest, position)
@@ -82,13 +89,15 @@ def catmull_rom(latents: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def change_frame_rate(motion: Motion, fps: float) -> Motion:
+def change_frame_rate(motion: Motion, fps: float, seconds: float | None = None) -> Motion:
     """The same motion at `fps` (8 to 60): ceil(duration * fps) frames on the Catmull-Rom path through
-    the old frames. The old rate returns the motion unchanged."""
+    the old frames. seconds: the duration of the speech the motion was made from, when known (the
+    count is then ceil(seconds * fps), never more than the motion covers). The old rate returns the
+    motion unchanged."""
     fps = check_output_fps(fps)
     if fps == float(motion.fps):
         return replace(motion, latents=motion.latents.clone())
-    position = frame_positions(motion.num_frames, motion.fps, fps)
+    position = frame_positions(motion.num_frames, motion.fps, fps, seconds)
     return replace(motion, latents=catmull_rom(motion.latents, position), fps=fps)
 
 
@@ -118,3 +127,10 @@ def offset(motion: Motion, offset_ms: float) -> Motion:
     later), negative advances it (lips earlier)."""
     offset_ms = check_number("offset_ms", offset_ms, *OFFSET_MS_RANGE)
     return shift(motion, offset_frames(offset_ms, motion.fps))
+
+
+def retime(motion: Motion, fps: float, offset_ms: float = 0.0, seconds: float | None = None) -> Motion:
+    """The Animate nodes' and the CLI's output timing: the motion of speech lasting `seconds` at `fps`
+    (ceil(seconds * fps) frames), then shifted by `offset_ms` (after resampling, so the offset rounds
+    to a frame of the output rate)."""
+    return offset(change_frame_rate(motion, fps, seconds), offset_ms)
