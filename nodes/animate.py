@@ -26,8 +26,9 @@ def portrait_and_speech_inputs(image_tip: str, audio_tip: str) -> list:
 
 
 def timing_inputs() -> list:
-    """fps and offset_ms: the output frame rate and sync offset of the all-in-one nodes."""
-    return [fps_input(), offset_input()]
+    """output_fps (shown as fps) and offset_ms: the output frame rate and sync offset of the all-in-one
+    nodes (`fps` is already Animate Portrait's output, and ComfyUI wants input and output ids apart)."""
+    return [fps_input(name="output_fps"), offset_input()]
 
 
 def emotion_override_in() -> io.Input:
@@ -95,10 +96,10 @@ class Animate(io.ComfyNode):
 
     @classmethod
     def execute(cls, pipe, image, audio, emotion: str, face_crop: bool, a_cfg_scale: float, e_cfg_scale: float,
-                r_cfg_scale: float, nfe: int, solver: str, seed: int, fps: float = 25.0, offset_ms: float = 0.0,
-                emotion_override=None) -> io.NodeOutput:
+                r_cfg_scale: float, nfe: int, solver: str, seed: int, output_fps: float = 25.0,
+                offset_ms: float = 0.0, emotion_override=None) -> io.NodeOutput:
         return io.NodeOutput(*animate(pipe, image, audio, emotion, face_crop, a_cfg_scale, e_cfg_scale,
-                                      r_cfg_scale, nfe, solver, seed, emotion_override, fps, offset_ms))
+                                      r_cfg_scale, nfe, solver, seed, emotion_override, output_fps, offset_ms))
 
 
 NODES: list[type[io.ComfyNode]] = [Animate]

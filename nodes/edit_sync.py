@@ -13,8 +13,9 @@ from .edit import NO_SPEECH, basis_of, loudness_of, speech_inputs
 CATEGORY = sockets.EDIT_CATEGORY
 
 
-def fps_input(default: float = 25.0) -> io.Input:
-    return io.Float.Input("fps", default=default, min=FPS_RANGE[0], max=FPS_RANGE[1], step=1.0,
+def fps_input(default: float = 25.0, name: str = "fps") -> io.Input:
+    """The output frame rate; the Animate nodes name it output_fps (shown as fps), their fps being an output."""
+    return io.Float.Input(name, display_name="fps", default=default, min=FPS_RANGE[0], max=FPS_RANGE[1], step=1.0,
                           tooltip="Output frame rate (FLOAT samples at 25): the motion is resampled in time "
                                   "before decoding, ceil(seconds x fps) frames; 25 = unchanged.")
 

@@ -123,7 +123,7 @@ def test_animate_at_30_fps_with_an_80_ms_offset(pack, inputs):
 def test_animate_to_video_writes_30_fps(pack, inputs):
     out = pack.NODE_CLASS_MAPPINGS["FloatKitAnimateToVideo"].execute(
         models_pipe(), inputs["image"], inputs["audio"], "sad", False, False, 2.0, 1.0, 1.0, 2, "euler", 15, 18, 4,
-        fps=30.0, offset_ms=80.0)
+        output_fps=30.0, offset_ms=80.0)
     with av.open(out.args[0].get_stream_source()) as container:
         stream = container.streams.video[0]
         assert stream.average_rate == 30
