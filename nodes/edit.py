@@ -111,8 +111,8 @@ class MotionSmooth(io.ComfyNode):
             "still.",
             inputs=[sockets.motion_in(),
                     io.Float.Input("sigma", default=1.5, min=0.0, max=25.0, step=0.1,
-                                   tooltip="Smoothing strength in frames (25 per second); 0 = unchanged, 1-2 "
-                                           "removes jitter, 5+ also softens lip movement."),
+                                   tooltip="Smoothing strength in frames (25 per second as sampled); 0 = unchanged, "
+                                           "1-2 removes jitter, 5+ also softens lip movement."),
                     io.Combo.Input("edge", options=list(EDGE_MODES), default="keep ends",
                                    tooltip="At the clip's ends: 'keep ends' keeps the first and last frames "
                                            "(clips still join), 'reflect' mirrors, 'edge' repeats the end frame.")],
