@@ -12,6 +12,7 @@ from .edit import (MotionBlend, MotionDirectionGains, MotionInfo, MotionIntensit
                    MotionSmooth)
 from .edit_io import LoadMotion, MotionFromVideo, SaveMotion
 from .edit_media import EmotionSchedule, PasteBack, RestOnSilence
+from .edit_sync import MotionCalmHead, MotionFrameRate, MotionOffset
 from .edit_time import MotionConcat, MotionLoop, MotionSpeed, MotionTrim
 from .encode import EmotionFromLabel, EmotionFromSpeech, EncodeAudio, EncodeImage
 from .models import LoadModels
@@ -47,6 +48,9 @@ NODE_CLASS_MAPPINGS = {
     "FloatKitRestOnSilence": RestOnSilence,
     "FloatKitPasteBack": PasteBack,
     "FloatKitMotionInfo": MotionInfo,
+    "FloatKitMotionFrameRate": MotionFrameRate,
+    "FloatKitMotionOffset": MotionOffset,
+    "FloatKitMotionCalmHead": MotionCalmHead,
 }
 
 NODE_DISPLAY_NAME_MAPPINGS = {
@@ -78,6 +82,9 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "FloatKitRestOnSilence": "FLOAT Rest On Silence",
     "FloatKitPasteBack": "FLOAT Paste Back",
     "FloatKitMotionInfo": "FLOAT Motion Info",
+    "FloatKitMotionFrameRate": "FLOAT Motion Frame Rate",
+    "FloatKitMotionOffset": "FLOAT Motion Offset",
+    "FloatKitMotionCalmHead": "FLOAT Motion Calm Head",
 }
 
 # Every node's errors start with its display name (see _errors.name_errors).

@@ -7,7 +7,9 @@ import math
 
 from comfy_api.latest import io
 
+from ..float_models.edit.frame_rate import retime
 from . import _errors, convert, crop, decode, encode, sample, sockets
+from .edit_sync import fps_input, offset_input
 
 
 def portrait_and_speech_inputs(image_tip: str, audio_tip: str) -> list:
@@ -23,6 +25,13 @@ def portrait_and_speech_inputs(image_tip: str, audio_tip: str) -> list:
     ]
 
 
+def timing_inputs() -> list:
+    """output_fps (shown as fps) and offset_ms: the output frame rate and sync offset of the all-in-one
+    nodes (`fps` is already Animate Portrait's output, and ComfyUI wants input and output ids apart).
+    Optional, so prompts saved before they existed still run (at 25 fps, no offset)."""
+    return [fps_input(name="output_fps", optional=True), offset_input(optional=True)]
+
+
 def emotion_override_in() -> io.Input:
     return sockets.Emotion.Input("emotion_override", optional=True,
                                  tooltip="Optional: an emotion from the emotion nodes (e.g. a label with an "
@@ -31,11 +40,12 @@ def emotion_override_in() -> io.Input:
 
 def animate(pipe, image, audio, emotion: str = encode.FROM_SPEECH, face_crop: bool = True,
             a_cfg_scale: float = 2.0, e_cfg_scale: float = 1.0, r_cfg_scale: float = 1.0, nfe: int = 10,
-            solver: str = "euler", seed: int = 15, emotion_override=None, face: int = sockets.LARGEST_FACE):
+            solver: str = "euler", seed: int = 15, emotion_override=None, fps: float = 25.0,
+            offset_ms: float = 0.0, face: int = sockets.LARGEST_FACE):
     """-> (IMAGE frames, AUDIO cut to the frames, fps)."""
-    check_output_fits(pipe, audio, clips=len(image))
+    check_output_fits(pipe, audio, clips=len(image), fps=fps)
     identity, motion = motion_for(pipe, image, audio, emotion, face_crop, a_cfg_scale, e_cfg_scale, r_cfg_scale,
-                                  nfe, solver, seed, emotion_override, face=face)
+                                  nfe, solver, seed, emotion_override, fps=fps, offset_ms=offset_ms, face=face)
     frames = decode.frames_of(pipe, identity, motion)
     clips = motion.latents.shape[0]
     return frames, convert.audio_for_frames(audio, motion.num_frames, motion.fps, clips), float(motion.fps)
@@ -44,8 +54,9 @@ def animate(pipe, image, audio, emotion: str = encode.FROM_SPEECH, face_crop: bo
 def motion_for(pipe, image, audio, emotion: str = encode.FROM_SPEECH, face_crop: bool = True,
                a_cfg_scale: float = 2.0, e_cfg_scale: float = 1.0, r_cfg_scale: float = 1.0, nfe: int = 10,
                solver: str = "euler", seed: int = 15, emotion_override=None, crop_box: bool = False,
-               face: int = sockets.LARGEST_FACE):
-    """The steps before decoding -> (identity, motion), or (identity, motion, crop boxes) with crop_box."""
+               fps: float | None = None, offset_ms: float = 0.0, face: int = sockets.LARGEST_FACE):
+    """The steps before decoding -> (identity, motion), or (identity, motion, crop boxes) with crop_box.
+    fps / offset_ms: the motion resampled to that rate and shifted (None: the model's rate)."""
     portraits, boxes = crop.crop_of(image, crop.FACE if face_crop else crop.NO_CROP, face=face)
     identity = encode.identity_of(pipe, portraits)
     features = encode.audio_features_of(pipe, audio)
@@ -53,16 +64,19 @@ def motion_for(pipe, image, audio, emotion: str = encode.FROM_SPEECH, face_crop:
                                      else encode.emotion_of_label(emotion))
     motion = sample.motion_of(pipe, identity, features, condition, a_cfg_scale, e_cfg_scale, r_cfg_scale,
                               nfe, solver, seed)
+    waveform, rate = convert.audio_parts(audio)
+    motion = retime(motion, fps or motion.fps, offset_ms, seconds=waveform.shape[-1] / rate)
     return (identity, motion, boxes) if crop_box else (identity, motion)
 
 
-def check_output_fits(pipe, audio, clips: int = 1) -> None:
+def check_output_fits(pipe, audio, clips: int = 1, fps: float | None = None) -> None:
     """Refuse speech whose frames cannot be held in memory before spending any time on it.
-    One clip per portrait or per speech item, whichever batch is larger."""
+    One clip per portrait or per speech item, whichever batch is larger; fps: the output rate."""
     waveform, rate = convert.audio_parts(audio)
     config = pipe.pipeline.config
-    frames = math.ceil(waveform.shape[-1] * config.fps / rate) * max(waveform.shape[0], clips)
-    _errors.check_frames_fit(frames, config.input_size, fps=config.fps)
+    fps = fps or config.fps
+    frames = math.ceil(waveform.shape[-1] * fps / rate) * max(waveform.shape[0], clips)
+    _errors.check_frames_fit(frames, config.input_size, fps=fps)
 
 
 class Animate(io.ComfyNode):
@@ -75,18 +89,18 @@ class Animate(io.ComfyNode):
             "separate FLOAT nodes do the same steps one by one.",
             inputs=[sockets.pipe_in(), *portrait_and_speech_inputs("A photo with a face (or several, one clip each).",
                                                                    "The speech to lip-sync (any sample rate)."),
-                    *sockets.guidance_inputs(), emotion_override_in(), sockets.face_in()],
+                    *sockets.guidance_inputs(), *timing_inputs(), emotion_override_in(), sockets.face_in()],
             outputs=[sockets.output(io.Image, "images", "The talking frames, values in [0, 1]."),
                      sockets.output(io.Audio, "trimmed_audio", "The speech cut to the length of the frames.",
                                     display_name="audio"),
-                     sockets.output(io.Float, "fps", "Frame rate of the frames (25).")])
+                     sockets.output(io.Float, "fps", "Frame rate of the frames (the fps input).")])
 
     @classmethod
     def execute(cls, pipe, image, audio, emotion: str, face_crop: bool, a_cfg_scale: float, e_cfg_scale: float,
-                r_cfg_scale: float, nfe: int, solver: str, seed: int, emotion_override=None,
-                face: int = sockets.LARGEST_FACE) -> io.NodeOutput:
+                r_cfg_scale: float, nfe: int, solver: str, seed: int, output_fps: float = 25.0,
+                offset_ms: float = 0.0, emotion_override=None, face: int = sockets.LARGEST_FACE) -> io.NodeOutput:
         return io.NodeOutput(*animate(pipe, image, audio, emotion, face_crop, a_cfg_scale, e_cfg_scale,
-                                      r_cfg_scale, nfe, solver, seed, emotion_override, face))
+                                      r_cfg_scale, nfe, solver, seed, emotion_override, output_fps, offset_ms, face))
 
 
 NODES: list[type[io.ComfyNode]] = [Animate]

@@ -34,7 +34,8 @@ class Decode(io.ComfyNode):
                                  tooltip="Frames decoded at once; 0 = automatic (fits free GPU memory). "
                                          "Lower it if you run out of memory.")],
             outputs=[sockets.output(io.Image, "images", "The frames, clip after clip, values in [0, 1]."),
-                     sockets.output(io.Float, "fps", "Frame rate of the frames (25).")])
+                     sockets.output(io.Float, "fps", "Frame rate of the frames: the motion's (25 as sampled, or "
+                                                   "what Motion Frame Rate made it).")])
 
     @classmethod
     def execute(cls, pipe, identity, motion, batch_size: int) -> io.NodeOutput:

@@ -10,14 +10,49 @@ from comfy_api.latest import io, ui
 
 from ..float_models.edit.latent import (EDGE_MODES, blend, energy_report, match_lengths, mix_directions,
                                         parse_directions, scale_directions, scale_intensity, smooth)
-from . import _comfy, sockets
+from ..float_models.edit.speaking import (choose_directions, correlation_report, direction_correlation,
+                                          loudness_of_audio, loudness_of_features)
+from . import _comfy, convert, sockets
 
 CATEGORY = sockets.EDIT_CATEGORY
+NO_SPEECH = ("connect the speech the motion was made from: audio (the AUDIO) or audio_features (from FLOAT Encode "
+             "Speech)")
 
 
 def basis_of(pipe):
     """Q (D, M) of the loaded model, on the CPU (where motions live between nodes)."""
     return pipe.pipeline.basis().cpu()
+
+
+def speech_inputs() -> list:
+    """Optional audio / audio_features: the speech whose loudness tells the speaking directions."""
+    return [io.Audio.Input("audio", optional=True,
+                           tooltip="The speech the motion was made from (same start): its loudness per frame "
+                                   "tells which directions speak."),
+            sockets.AudioFeatures.Input("audio_features", optional=True,
+                                        tooltip="Or FLOAT Encode Speech's features (a stand-in for loudness: "
+                                                "used only without audio).")]
+
+
+def loudness_of(motion, audio=None, audio_features=None):
+    """Loudness per motion frame (B, T) from the AUDIO (preferred) or the speech features; None without."""
+    if audio is not None:
+        waveform, rate = convert.audio_to_mono(audio)
+        return loudness_of_audio(waveform, rate, motion.fps, motion.num_frames)
+    if audio_features is not None:
+        return loudness_of_features(audio_features, motion.fps, motion.num_frames)
+    return None
+
+
+def chosen_directions(text: str, basis, motion, audio=None, audio_features=None) -> list[int]:
+    """Direction indices from '0, 3, 5-7', or the directions that follow the speech ('speaking') or do
+    not ('not speaking')."""
+    if text.strip().lower() in ("speaking", "not speaking"):
+        loudness = loudness_of(motion, audio, audio_features)
+        if loudness is None:
+            raise ValueError(f"directions {text.strip()!r} need the speech: {NO_SPEECH}")
+        return choose_directions(text, direction_correlation(motion, basis, loudness))
+    return parse_directions(text, basis.shape[1], _comfy.stop_if_cancelled)
 
 
 class MotionIntensity(io.ComfyNode):
@@ -43,20 +78,26 @@ class MotionDirectionGains(io.ComfyNode):
         return sockets.schema(
             "FloatKitMotionDirectionGains", "FLOAT Motion Direction Gains",
             "Scales chosen motion directions (e.g. head sway) around the portrait's pose, leaving the others and "
-            "the part outside the basis as they are. Find the strong directions with Motion Info.",
-            inputs=[sockets.pipe_in(sockets.BASIS_PIPE_TIP), sockets.motion_in(), sockets.directions_in("0"),
+            "the part outside the basis as they are. Find the strong directions with Motion Info, or write "
+            "'speaking' / 'not speaking' (with the speech connected).",
+            inputs=[sockets.pipe_in(sockets.BASIS_PIPE_TIP), sockets.motion_in(),
+                    io.String.Input("directions", default="0",
+                                    tooltip=sockets.DIRECTIONS_TIP + " Or 'speaking' / 'not speaking': the "
+                                            "directions that follow the speech's loudness (connect audio)."),
                     io.Float.Input("gain", default=0.5, min=0.0, max=3.0, step=0.05,
                                    tooltip="Gain for the chosen directions: 1 unchanged, 0 removes their "
                                            "movement, above 1 exaggerates it."),
                     io.Float.Input("other_gain", default=1.0, min=0.0, max=3.0, step=0.05,
-                                   tooltip="Gain for every direction not chosen (1 = leave them alone).")],
+                                   tooltip="Gain for every direction not chosen (1 = leave them alone)."),
+                    *speech_inputs()],
             outputs=[sockets.edited_motion_out()], category=CATEGORY)
 
     @classmethod
-    def execute(cls, pipe, motion, directions: str, gain: float, other_gain: float) -> io.NodeOutput:
+    def execute(cls, pipe, motion, directions: str, gain: float, other_gain: float, audio=None,
+                audio_features=None) -> io.NodeOutput:
         basis = basis_of(pipe)
         count = basis.shape[1]
-        chosen = set(parse_directions(directions, count, _comfy.stop_if_cancelled))
+        chosen = set(chosen_directions(directions, basis, motion, audio, audio_features))
         gains = [gain if index in chosen else other_gain for index in range(count)]
         return io.NodeOutput(scale_directions(motion, basis, gains))
 
@@ -70,8 +111,8 @@ class MotionSmooth(io.ComfyNode):
             "still.",
             inputs=[sockets.motion_in(),
                     io.Float.Input("sigma", default=1.5, min=0.0, max=25.0, step=0.1,
-                                   tooltip="Smoothing strength in frames (25 per second); 0 = unchanged, 1-2 "
-                                           "removes jitter, 5+ also softens lip movement."),
+                                   tooltip="Smoothing strength in frames (25 per second as sampled); 0 = unchanged, "
+                                           "1-2 removes jitter, 5+ also softens lip movement."),
                     io.Combo.Input("edge", options=list(EDGE_MODES), default="keep ends",
                                    tooltip="At the clip's ends: 'keep ends' keeps the first and last frames "
                                            "(clips still join), 'reflect' mirrors, 'edge' repeats the end frame.")],
@@ -88,16 +129,23 @@ class MotionInfo(io.ComfyNode):
         return sockets.schema(
             "FloatKitMotionInfo", "FLOAT Motion Info",
             "Reports how much each motion direction moves in the clip (variance of its basis coefficient), "
-            "strongest first. Use it to pick directions for Direction Gains.",
+            "strongest first; with the speech, also each direction's correlation with the loudness per frame "
+            "(the speaking ones). Use it to pick directions for Direction Gains.",
             inputs=[sockets.pipe_in(sockets.BASIS_PIPE_TIP), sockets.motion_in(),
                     io.Int.Input("top", default=10, min=1, max=20,
-                                 tooltip="How many of the strongest directions to list.")],
+                                 tooltip="How many of the strongest directions to list."),
+                    *speech_inputs()],
             outputs=[sockets.output(io.String, "report", "The per-direction energy table.")],
             category=CATEGORY, is_output_node=True)
 
     @classmethod
-    def execute(cls, pipe, motion, top: int) -> io.NodeOutput:
-        report = energy_report(motion, basis_of(pipe), top)
+    def execute(cls, pipe, motion, top: int, audio=None, audio_features=None) -> io.NodeOutput:
+        basis = basis_of(pipe)
+        report = energy_report(motion, basis, top)
+        loudness = loudness_of(motion, audio, audio_features)
+        if loudness is not None:
+            source = "speech loudness" if audio is not None else "speech activity (from the features)"
+            report += "\n\n" + correlation_report(direction_correlation(motion, basis, loudness), source=source)
         return io.NodeOutput(report, ui=ui.PreviewText(report))
 
 

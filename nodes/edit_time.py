@@ -25,8 +25,8 @@ class MotionTrim(io.ComfyNode):
                     io.Float.Input("end", default=0.0, min=0.0, max=100000.0, step=0.04,
                                    tooltip="End of the kept part (excluded); 0 = to the end of the clip."),
                     io.Combo.Input("unit", options=list(UNITS), default="seconds",
-                                   tooltip="Whether start and end are seconds or frame numbers (25 frames per "
-                                           "second).")],
+                                   tooltip="Whether start and end are seconds or frame numbers (at the motion's "
+                                           "frame rate, 25 as sampled).")],
             outputs=[sockets.edited_motion_out()], category=CATEGORY)
 
     @classmethod
@@ -61,7 +61,7 @@ class MotionLoop(io.ComfyNode):
             "no jump at the turn). Fewer frames than the clip cut it.",
             inputs=[sockets.motion_in(),
                     io.Int.Input("frames", default=250, min=1, max=1000000,
-                                 tooltip="Length of the result in frames (25 per second)."),
+                                 tooltip="Length of the result in frames (at the motion's frame rate, 25 as sampled)."),
                     io.Combo.Input("mode", options=list(LOOP_MODES), default="ping-pong",
                                    tooltip="'loop' starts over (a jump unless the clip ends where it began); "
                                            "'ping-pong' plays it forward, then backward.")],

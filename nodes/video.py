@@ -140,21 +140,23 @@ class AnimateToVideo(io.ComfyNode):
                     io.Boolean.Input("paste_back", default=False,
                                      tooltip="With face_crop: put the animated face back into the whole photo "
                                              "(full-size video) instead of the square portrait."),
-                    *sockets.guidance_inputs(), _crf_input(), _batch_input(), animate.emotion_override_in(),
-                    sockets.face_in()],
+                    *sockets.guidance_inputs(), _crf_input(), _batch_input(), *animate.timing_inputs(),
+                    animate.emotion_override_in(), sockets.face_in()],
             outputs=[_video_output()],
         )
 
     @classmethod
     def execute(cls, pipe, image, audio, emotion: str, face_crop: bool, paste_back: bool, a_cfg_scale: float,
                 e_cfg_scale: float, r_cfg_scale: float, nfe: int, solver: str, seed: int, crf: int,
-                batch_size: int, emotion_override=None, face: int = sockets.LARGEST_FACE) -> io.NodeOutput:
+                batch_size: int, output_fps: float = 25.0, offset_ms: float = 0.0,
+                emotion_override=None, face: int = sockets.LARGEST_FACE) -> io.NodeOutput:
         if paste_back and not face_crop:
             raise ValueError("paste_back needs face_crop on (without a crop there is nothing to paste back); "
                              "turn face_crop on or paste_back off")
         identity, motion, boxes = animate.motion_for(pipe, image, audio, emotion, face_crop, a_cfg_scale,
                                                      e_cfg_scale, r_cfg_scale, nfe, solver, seed, emotion_override,
-                                                     crop_box=True, face=face)
+                                                     crop_box=True, fps=output_fps, offset_ms=offset_ms,
+                                                     face=face)
         paste = paste_of(image, boxes) if paste_back else None
         return _output(*render(pipe, identity, motion, audio, crf, batch_size, paste))
 

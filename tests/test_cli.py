@@ -157,3 +157,30 @@ def test_plain_progress_bar_without_tqdm(monkeypatch, capsys):
     bar.close()
     lines = capsys.readouterr().err.strip().splitlines()  # not a terminal: about one line per tenth
     assert 5 <= len(lines) <= 12 and lines[-1].startswith("decode") and "100/100 frames" in lines[-1]
+
+
+@pytest.mark.parametrize("extra, named", [(["--fps", "61"], "--fps"), (["--fps", "7"], "--fps"),
+                                          (["--offset-ms", "nan"], "--offset-ms")])
+def test_frame_rate_and_offset_outside_their_ranges_are_one_line(models, short_speech, tmp_path, capsys, extra, named):
+    code = cli.main(["render", "--models", str(models), "--audio", str(short_speech), "-o", str(tmp_path / "x.mp4"),
+                     *extra])
+    err = capsys.readouterr().err.strip()
+    assert code == cli.EXIT_INPUT and err.startswith(f"error: {named}") and "\n" not in err
+    assert not (tmp_path / "x.mp4").exists()
+
+
+@pytest.mark.integration  # a whole render on the tiny weights
+def test_render_at_30_fps_with_an_offset(models, short_speech, tmp_path, capsys):
+    out = tmp_path / "clip30.mp4"
+    code = cli.main(["render", "--models", str(models), "--audio", str(short_speech), "--nfe", "2", "--no-crop",
+                     "--fps", "30", "--offset-ms", "80", "--seed", "3", "-o", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    frames = math.ceil(SPEECH_SAMPLES / 16000 * 30)  # 0.4375 s -> 14 frames
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].average_rate == 30
+        decoded = [f.to_ndarray(format="rgb24").astype(np.int16) for f in c.decode(video=0)]
+    assert len(decoded) == frames and f"{frames} frames of 64x64 at 30 fps" in captured.out
+    # 80 ms = 2 frames of the portrait's own pose: the first two frames alike (H.264 noise), the third moves
+    still, moving = (float(np.abs(decoded[i] - decoded[i + 1]).mean()) for i in (0, 1))
+    assert still < 1.5 and moving > 4 * still, (still, moving)

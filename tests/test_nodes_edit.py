@@ -18,7 +18,8 @@ SAMPLES = 1920  # 0.12 s of the golden speech -> 3 video frames: keeps decoding 
 FRAMES = 3
 EDIT_WORKFLOWS = ("floatkit_motion_intensity.json", "floatkit_motion_time.json", "floatkit_motion_blend.json",
                   "floatkit_emotion_schedule.json", "floatkit_motion_from_video.json",
-                  "floatkit_save_load_motion.json", "floatkit_rest_on_silence.json", "floatkit_paste_back.json")
+                  "floatkit_save_load_motion.json", "floatkit_rest_on_silence.json", "floatkit_paste_back.json",
+                  "floatkit_calm_head.json", "floatkit_fps_offset.json")
 LOADER = ("float.pth", "wav2vec2-base-960h", "none")
 
 
@@ -189,6 +190,8 @@ def prompt_of(pack, inputs, name: str, unmute: bool = False) -> dict:
             node["inputs"]["nfe"] = 2  # cheap; the graph is what is tested here
         if node["class_type"] == "FloatKitMotionLoop":
             node["inputs"]["frames"] = 5
+        if node["class_type"] == "FloatKitAnimate":  # the golden picture is rule-made noise, not a face
+            node["inputs"].update(face_crop=False, nfe=2)
     return prompt
 
 
@@ -206,7 +209,8 @@ def test_editing_workflows_are_ui_graphs_with_a_note():
     *(pytest.param(*row, marks=pytest.mark.integration) for row in [
         ("floatkit_motion_time.json", 5, 64), ("floatkit_emotion_schedule.json", FRAMES, 64),
         ("floatkit_motion_from_video.json", 3, 64), ("floatkit_rest_on_silence.json", FRAMES, 64),
-        ("floatkit_paste_back.json", FRAMES, 64), ("floatkit_motion_blend.json", FRAMES, 64)])])
+        ("floatkit_paste_back.json", FRAMES, 64), ("floatkit_motion_blend.json", FRAMES, 64),
+        ("floatkit_calm_head.json", FRAMES, 64), ("floatkit_fps_offset.json", 4, 64)])])  # ceil(0.12 s x 30)
 def test_editing_workflow_runs(pack, inputs, name, frames, size):
     saved = run(pack, inputs, prompt_of(pack, inputs, name))
     assert saved and all(v["images"].shape == (frames, size, size, 3) for v in saved)

@@ -203,6 +203,46 @@ def paste_back() -> dict:
     return build("floatkit_paste_back", [PASTE_NOTE, *nodes, *more], wires + links)
 
 
+CALM_HEAD_NOTE = base.note(
+    "FloatKit calm head: less head sway, the lips unchanged. FLOAT's motion has 20 directions; the ones whose "
+    "movement follows the loudness of the speech frame by frame are the speaking ones (the lips), the rest are "
+    "head sway and slow expression. Motion Info, given the speech, lists each direction's correlation with the "
+    "loudness and marks the speaking ones. Motion Calm Head keeps those and scales every other direction by "
+    "head_motion (0.3 here; 1 = unchanged, 0 = still head) around the portrait's own pose. Raise "
+    "min_correlation if it keeps too much, lower it if the lips get damped. Direction Gains accepts the same "
+    "choice as directions: 'speaking' or 'not speaking'.", INPUTS, MODELS, LICENCE)
+FPS_OFFSET_NOTE = base.note(
+    "FloatKit frame rate and sync offset: FLOAT Animate Portrait renders at fps 30 instead of the model's 25. "
+    "The motion is resampled in time before decoding, so every frame is a real decoded frame (no frame "
+    "interpolation model) and the video has ceil(speech seconds x 30) frames; the speech is cut to the same "
+    "length and the fps output sets Create Video's rate. offset_ms 80 delays the motion against the speech "
+    "(lips later; negative = earlier), rounded to whole frames; the first frames show the portrait's own "
+    "pose. For separate nodes use Motion Frame Rate and Motion Offset between Sample Motion and Decode.",
+    INPUTS, MODELS, LICENCE)
+
+
+def calm_head() -> dict:
+    nodes, wires = sampled()
+    nodes += [Node(30, "FloatKitMotionInfo", {"top": 5}, group="inspect", column=3),
+              Node(31, "FloatKitMotionCalmHead", {"head_motion": 0.3, "min_correlation": 0.3}, group=EDITS,
+                   column=3)]
+    wires += [(4, 0, 30, "pipe"), (14, 0, 30, "motion"), (3, 0, 30, "audio"),
+              (4, 0, 31, "pipe"), (14, 0, 31, "motion"), (3, 0, 31, "audio")]
+    more, links = decoded(31, 4)
+    return build("floatkit_calm_head", [CALM_HEAD_NOTE, *nodes, *more], wires + links)
+
+
+def fps_offset() -> dict:
+    """Animate Portrait at 30 fps with an 80 ms offset (the face choice and the mask composite of issue 24
+    join this graph once Crop Portrait has its `face` input and Paste Back its MASK)."""
+    animate = Node(10, "FloatKitAnimate", {"emotion": "from speech", "face_crop": True, **base.SAMPLER,
+                                           "output_fps": 30.0, "offset_ms": 80.0})
+    nodes = [FPS_OFFSET_NOTE, *base.sources(), animate, *base.video_out(2)]
+    wires = [(4, 0, 10, "pipe"), (2, 0, 10, "image"), (3, 0, 10, "audio"),
+             (10, 0, 20, "images"), (10, 2, 20, "fps"), (10, 1, 20, "audio"), (20, 0, 21, "video")]
+    return build("floatkit_fps_offset", nodes, wires)
+
+
 LATEST = "(latest saved motion)"  # nodes/edit_io.py LATEST: always listed, so the workflow names no missing file
 
 WORKFLOWS = {
@@ -210,6 +250,7 @@ WORKFLOWS = {
     "floatkit_motion_blend.json": blend, "floatkit_emotion_schedule.json": emotion_schedule,
     "floatkit_motion_from_video.json": motion_from_video, "floatkit_save_load_motion.json": save_load,
     "floatkit_rest_on_silence.json": rest_on_silence, "floatkit_paste_back.json": paste_back,
+    "floatkit_calm_head.json": calm_head, "floatkit_fps_offset.json": fps_offset,
 }
 
 if __name__ == "__main__":

@@ -155,7 +155,7 @@ def basic_api() -> dict:
                          "precision": "auto", "download": LOADER["download"]}},
         "10": {"class_type": "FloatKitAnimate", "_meta": {"title": "FLOAT Animate Portrait"},
                "inputs": {"pipe": ["4", 0], "image": ["2", 0], "audio": ["3", 0], "emotion": "from speech",
-                          "face_crop": True, **SAMPLER, "face": -1}},
+                          "face_crop": True, **SAMPLER, "output_fps": 25.0, "offset_ms": 0.0, "face": -1}},
         "20": {"class_type": "CreateVideo", "inputs": {"images": ["10", 0], "fps": ["10", 2], "audio": ["10", 1]},
                "_meta": {"title": "Create Video"}},
         "21": {"class_type": "SaveVideo", "_meta": {"title": "Save Video"},

@@ -138,6 +138,11 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
                    help="networks' precision; auto = fp16 on CUDA GPUs with tensor cores (else bf16 or fp32) "
                         "with the motion sampler in fp32, fp32 on CPU/MPS; the CPU always runs fp32 "
                         "(README, Precision)")
+    p.add_argument("--fps", type=float, default=25.0,
+                   help="output frame rate, 8 to 60 (default 25, the model's): the motion is resampled in time")
+    p.add_argument("--offset-ms", type=float, default=0.0,
+                   help="sync offset in ms, rounded to frames: positive delays the motion, negative advances it; "
+                        "the gap shows the portrait's own pose (default 0)")
     p.add_argument("--batch-size", type=int, default=None, help="frames decoded at once (default: by memory)")
     p.add_argument("--crf", type=int, default=18, help="H.264 quality, 0 (lossless) .. 51 (default 18)")
     _add_model_paths(p)
@@ -157,6 +162,7 @@ def _add_model_paths(p: argparse.ArgumentParser) -> None:
 
 def _check_render_args(args: argparse.Namespace) -> None:
     """Everything that can be checked before a model loads or a render starts."""
+    from ..edit.frame_rate import OFFSET_MS_RANGE, check_output_fps
     from ..settings import INTENSITY_RANGE, SettingError, check_number, check_sampling
 
     for name, path in (("--image", args.image), ("--audio", args.audio)):
@@ -180,6 +186,8 @@ def _check_render_args(args: argparse.Namespace) -> None:
         raise InputError(f"--seed {args.seed}: must not be negative")
     try:
         check_number("--intensity", args.intensity, *INTENSITY_RANGE)
+        check_output_fps(args.fps, "--fps")
+        check_number("--offset-ms", args.offset_ms, *OFFSET_MS_RANGE)
         check_sampling(args.a_cfg, args.e_cfg, args.r_cfg, args.nfe, args.seed,
                        ("--a-cfg", "--e-cfg", "--r-cfg", "--nfe", "--seed"))
     except SettingError as err:
@@ -289,6 +297,7 @@ def render(args: argparse.Namespace) -> int:
     import torch
 
     from .. import load_pipeline
+    from ..edit.frame_rate import retime
     from ..media import emotion_condition, uint8_to_portrait
     from ..nets.emotion_encoder import is_from_speech
     from .download import locate_models
@@ -327,11 +336,12 @@ def render(args: argparse.Namespace) -> int:
                                 e_cfg_scale=args.e_cfg, nfe=args.nfe, seed=args.seed, solver=args.solver,
                                 callback=bar)
     bar.close()
+    motion = retime(motion, args.fps, args.offset_ms, seconds=waveform.shape[-1] / rate)
     t = timer.stage("sample motion", t)
 
     _write_video(args, pipe, identity, motion, (waveform, rate))
     timer.stage("decode + write", t)
-    _summary(args.output, motion.num_frames, pipe.config, waveform, rate, timer)
+    _summary(args.output, motion.num_frames, pipe.config, waveform, rate, timer, motion.fps)
     return 0
 
 
@@ -352,15 +362,16 @@ def _write_video(args: argparse.Namespace, pipe, identity, motion, audio: tuple)
     frames_total, side = motion.num_frames, pipe.config.input_size
     args.output.parent.mkdir(parents=True, exist_ok=True)
     bar = Progress("decode", "frames", args.quiet)
-    with VideoWriter(args.output, pipe.config.fps, side, side, audio=audio, crf=args.crf) as video:
+    with VideoWriter(args.output, motion.fps, side, side, audio=audio, crf=args.crf) as video:
         for _, start, frames in pipe.decode_batches(identity, motion, args.batch_size):
             video.write(frames_to_uint8(frames))
             bar(start + frames.shape[0], frames_total)
     bar.close()
 
 
-def _summary(output: Path, frames_total: int, config, waveform, rate: int, timer: "_Timer") -> None:
-    side, fps = config.input_size, config.fps
+def _summary(output: Path, frames_total: int, config, waveform, rate: int, timer: "_Timer",
+             fps: float | None = None) -> None:
+    side, fps = config.input_size, fps or config.fps
     times = " | ".join(f"{k} {v:.1f} s" for k, v in timer.stages.items())
     print(f"wrote {_shown(output.resolve())}\n"
           f"  {frames_total} frames of {side}x{side} at {fps:g} fps = {frames_total / fps:.2f} s of video "
