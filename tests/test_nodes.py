@@ -26,7 +26,7 @@ WORKFLOWS = ROOT / "workflows"
 EDIT_WORKFLOWS = {"floatkit_motion_intensity.json", "floatkit_motion_time.json", "floatkit_motion_blend.json",
                   "floatkit_emotion_schedule.json", "floatkit_motion_from_video.json", "floatkit_save_load_motion.json",
                   "floatkit_rest_on_silence.json", "floatkit_paste_back.json", "floatkit_calm_head.json",
-                  "floatkit_fps_offset.json"}  # run by tests/test_nodes_edit.py
+                  "floatkit_face_fps_mask.json"}  # run by tests/test_nodes_edit.py
 STREAMING_WORKFLOWS = {"floatkit_long_speech.json"}  # run by tests/test_video_nodes.py
 UI_WORKFLOWS = sorted(p.name for p in WORKFLOWS.glob("*.json")
                       if not p.name.endswith("_api.json") and p.name not in EDIT_WORKFLOWS | STREAMING_WORKFLOWS)
@@ -86,7 +86,8 @@ def core_nodes(inputs: dict, saved: list, require_audio: bool = True) -> dict:
     class LoadImage(io.ComfyNode):
         @classmethod
         def define_schema(cls):
-            return io.Schema(node_id="LoadImage", inputs=[io.Combo.Input("image", options=["portrait.png"],
+            pictures = ["portrait.png", "two_faces.png"]  # both give the golden portrait here
+            return io.Schema(node_id="LoadImage", inputs=[io.Combo.Input("image", options=pictures,
                                                                          upload=io.UploadType.image)],
                              outputs=[io.Image.Output(), io.Mask.Output()])
 

@@ -5,6 +5,7 @@ converts from its UI format and runs."""
 from __future__ import annotations
 
 import json
+import math
 import os
 from types import SimpleNamespace
 
@@ -19,7 +20,7 @@ FRAMES = 3
 EDIT_WORKFLOWS = ("floatkit_motion_intensity.json", "floatkit_motion_time.json", "floatkit_motion_blend.json",
                   "floatkit_emotion_schedule.json", "floatkit_motion_from_video.json",
                   "floatkit_save_load_motion.json", "floatkit_rest_on_silence.json", "floatkit_paste_back.json",
-                  "floatkit_calm_head.json", "floatkit_fps_offset.json")
+                  "floatkit_calm_head.json", "floatkit_face_fps_mask.json")
 LOADER = ("float.pth", "wav2vec2-base-960h", "none")
 
 
@@ -129,6 +130,7 @@ def edit_stand_ins(inputs: dict, saved: list) -> dict:
     from comfy_api.latest import io
 
     from float_models.app.face_crop import CropBox
+    from float_models.edit.paste_back import paste_mask
 
     nodes = core_nodes(inputs, saved, require_audio=False)
 
@@ -155,20 +157,97 @@ def edit_stand_ins(inputs: dict, saved: list) -> dict:
         def execute(cls, video):
             return io.NodeOutput(video["images"], video["audio"], video["fps"])
 
-    class CropPortrait(io.ComfyNode):  # the golden picture is noise: no face to find, so a fixed box
+    class CropPortrait(io.ComfyNode):  # the golden picture is noise: no face to find, so a fixed box per face
         @classmethod
         def define_schema(cls):
             return io.Schema(node_id="FloatKitCropPortrait",
                              inputs=[io.Image.Input("image"), io.Combo.Input("mode", options=["face crop"]),
-                                     io.Float.Input("margin"), io.Int.Input("size")],
-                             outputs=[io.Image.Output(), io.Custom("FLOATKIT_CROP_BOX").Output()])
+                                     io.Float.Input("margin"), io.Int.Input("size"),
+                                     io.Int.Input("face", default=-1, optional=True),
+                                     io.Combo.Input("on_missing_face", options=["stop"], optional=True)],
+                             outputs=[io.Image.Output(), io.Custom("FLOATKIT_CROP_BOX").Output(), io.Mask.Output()])
 
         @classmethod
-        def execute(cls, image, mode, margin, size):
-            return io.NodeOutput(image, (CropBox(left=16, top=-8, size=40, source_width=64, source_height=64),))
+        def execute(cls, image, mode, margin, size, face=-1, on_missing_face="stop"):
+            box = CropBox(left=16 if face < 1 else 28, top=-8, size=40, source_width=64, source_height=64)
+            return io.NodeOutput(image, (box,), paste_mask(box)[None])
 
-    return {**nodes, **{c.__name__: c for c in (LoadVideo, GetVideoComponents)},
+    return {**nodes, **{c.__name__: c for c in (LoadVideo, GetVideoComponents, *compositing_stand_ins(saved))},
             "FloatKitCropPortrait": CropPortrait}
+
+
+def compositing_stand_ins(saved: list) -> tuple[type, ...]:
+    """ComfyUI's Image Blur, Image Composite Masked and Mask Preview, written here with the same sockets and
+    semantics (comfy_extras/nodes_post_processing.py, nodes_mask.py): the blur's Gaussian is taken over
+    coordinates -1..1 across its kernel (sigma relative to the radius) with reflected edges; the composite
+    repeats or cuts source and mask to the destination's batch, scales the mask bilinearly to the source and
+    blends source over destination at (x, y). Mask Preview keeps the mask it is shown in `saved`."""
+    from comfy_api.latest import io
+
+    def to_batch(tensor, size: int):
+        return tensor[:size] if tensor.shape[0] >= size else tensor.repeat(
+            math.ceil(size / tensor.shape[0]), *[1] * (tensor.dim() - 1))[:size]
+
+    class ImageBlur(io.ComfyNode):
+        @classmethod
+        def define_schema(cls):
+            return io.Schema(node_id="ImageBlur", inputs=[io.Image.Input("image"),
+                                                          io.Int.Input("blur_radius", default=1, min=1, max=31),
+                                                          io.Float.Input("sigma", default=1.0, min=0.1, max=10.0)],
+                             outputs=[io.Image.Output()])
+
+        @classmethod
+        def execute(cls, image, blur_radius, sigma):
+            taps = torch.exp(-torch.linspace(-1, 1, 2 * blur_radius + 1) ** 2 / (2 * sigma * sigma))
+            taps = taps / taps.sum()  # separable: the product of two of these is the 2-D kernel, summing to 1
+            planes = torch.nn.functional.pad(image.permute(0, 3, 1, 2), [blur_radius] * 4, mode="reflect")
+            channels = planes.shape[1]
+            planes = torch.nn.functional.conv2d(planes, taps.view(1, 1, 1, -1).repeat(channels, 1, 1, 1),
+                                                groups=channels)
+            planes = torch.nn.functional.conv2d(planes, taps.view(1, 1, -1, 1).repeat(channels, 1, 1, 1),
+                                                groups=channels)
+            return io.NodeOutput(planes.permute(0, 2, 3, 1).contiguous())
+
+    class ImageCompositeMasked(io.ComfyNode):
+        @classmethod
+        def define_schema(cls):
+            return io.Schema(node_id="ImageCompositeMasked",
+                             inputs=[io.Image.Input("destination"), io.Image.Input("source"),
+                                     io.Int.Input("x", default=0, min=0), io.Int.Input("y", default=0, min=0),
+                                     io.Boolean.Input("resize_source", default=False),
+                                     io.Mask.Input("mask", optional=True)],
+                             outputs=[io.Image.Output()])
+
+        @classmethod
+        def execute(cls, destination, source, x, y, resize_source, mask=None):
+            assert destination.shape[-1] == source.shape[-1]  # (ComfyUI pads or cuts an alpha channel)
+            out = destination.clone()
+            if resize_source:
+                source = torch.nn.functional.interpolate(source.permute(0, 3, 1, 2), size=out.shape[1:3],
+                                                         mode="bilinear").permute(0, 2, 3, 1)
+            source = to_batch(source, out.shape[0])
+            height, width = source.shape[1:3]
+            weight = torch.ones(source.shape[:3]) if mask is None else torch.nn.functional.interpolate(
+                mask.reshape(-1, 1, *mask.shape[-2:]), size=(height, width), mode="bilinear")[:, 0]
+            weight = to_batch(weight, source.shape[0])[..., None]
+            region = out[:, y:y + height, x:x + width]
+            visible = region.shape[1:3]
+            region.copy_(weight[:, :visible[0], :visible[1]] * source[:, :visible[0], :visible[1]]
+                         + (1 - weight[:, :visible[0], :visible[1]]) * region)
+            return io.NodeOutput(out)
+
+    class MaskPreview(io.ComfyNode):
+        @classmethod
+        def define_schema(cls):
+            return io.Schema(node_id="MaskPreview", is_output_node=True, inputs=[io.Mask.Input("mask")], outputs=[])
+
+        @classmethod
+        def execute(cls, mask):
+            assert mask.dim() == 3 and 0 <= mask.min() and mask.max() <= 1
+            saved.append({"mask": mask})
+            return io.NodeOutput()
+
+    return ImageBlur, ImageCompositeMasked, MaskPreview
 
 
 def run(pack, inputs, prompt: dict) -> list:
@@ -210,10 +289,14 @@ def test_editing_workflows_are_ui_graphs_with_a_note():
         ("floatkit_motion_time.json", 5, 64), ("floatkit_emotion_schedule.json", FRAMES, 64),
         ("floatkit_motion_from_video.json", 3, 64), ("floatkit_rest_on_silence.json", FRAMES, 64),
         ("floatkit_paste_back.json", FRAMES, 64), ("floatkit_motion_blend.json", FRAMES, 64),
-        ("floatkit_calm_head.json", FRAMES, 64), ("floatkit_fps_offset.json", 4, 64)])])  # ceil(0.12 s x 30)
+        ("floatkit_calm_head.json", FRAMES, 64), ("floatkit_face_fps_mask.json", 4, 64)])])  # ceil(0.12 s x 30)
 def test_editing_workflow_runs(pack, inputs, name, frames, size):
     saved = run(pack, inputs, prompt_of(pack, inputs, name))
-    assert saved and all(v["images"].shape == (frames, size, size, 3) for v in saved)
+    videos = [v for v in saved if "images" in v]
+    assert videos and all(v["images"].shape == (frames, size, size, 3) for v in videos)
+    if name == "floatkit_face_fps_mask.json":
+        check_face_fps_mask(videos, [v["mask"] for v in saved if "mask" in v], inputs["image"])
+    saved = videos
     if name == "floatkit_paste_back.json":  # outside the crop box (columns 16-55, rows 0-31) the photo is kept
         images = saved[0]["images"]
         assert torch.equal(images[:, 32:], inputs["image"].expand(frames, -1, -1, -1)[:, 32:])
@@ -221,6 +304,24 @@ def test_editing_workflow_runs(pack, inputs, name, frames, size):
         assert not torch.equal(images[:, :32, 16:56], inputs["image"].expand(frames, -1, -1, -1)[:, :32, 16:56])
     if name == "floatkit_motion_blend.json":
         assert len(saved) == 2 and not torch.equal(saved[0]["images"], saved[1]["images"])
+
+
+def check_face_fps_mask(videos: list, masks: list, photo) -> None:
+    """Issue 24's example: 30 fps from Animate's fps output; Crop Portrait got face = 1 (the stand-in's box
+    for face 1 starts at column 28) and its mask is that box clipped to the photo; far from the crop the
+    frames are the blurred photo (Image Blur + Image Composite Masked), inside it the animated face."""
+    (video,) = videos
+    assert video["fps"] == 30.0 and video["audio"] is not None
+    (mask,) = masks
+    expected = torch.zeros(1, 64, 64)
+    expected[:, :32, 28:] = 1
+    assert torch.equal(mask, expected)
+    blur = compositing_stand_ins([])[0]
+    blurred = blur.execute(photo, 15, 1.0)[0].expand(video["images"].shape[0], -1, -1, -1)
+    images = video["images"]
+    assert torch.equal(images[:, 48:, :12], blurred[:, 48:, :12])  # the paste mask is 0 there
+    assert not torch.allclose(images[:, 48:, :12], photo.expand_as(images)[:, 48:, :12], atol=1e-3)
+    assert not torch.allclose(images[:, 4:28, 32:60], blurred[:, 4:28, 32:60], atol=1e-3)
 
 
 @pytest.mark.integration  # Save Motion / Load Motion also have a node-level round-trip test above

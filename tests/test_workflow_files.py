@@ -23,7 +23,8 @@ API_FILES = sorted((WORKFLOWS / "api").glob("*.json"))
 TITLE_H = 30  # LiteGraph.NODE_TITLE_HEIGHT: drawn above pos[1]
 VIEW = (1280, 720)  # a small laptop window: the Note must open inside it
 CORE_TYPES = {"Note", "MarkdownNote", "LoadImage", "LoadAudio", "LoadVideo", "GetVideoComponents",
-              "CreateVideo", "SaveVideo"}  # ComfyUI core nodes the workflows may use
+              "CreateVideo", "SaveVideo", "ImageBlur", "ImageCompositeMasked",
+              "MaskPreview"}  # ComfyUI core nodes the workflows may use
 
 
 def load(path: Path) -> dict:

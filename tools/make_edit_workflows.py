@@ -211,14 +211,21 @@ CALM_HEAD_NOTE = base.note(
     "head_motion (0.3 here; 1 = unchanged, 0 = still head) around the portrait's own pose. Raise "
     "min_correlation if it keeps too much, lower it if the lips get damped. Direction Gains accepts the same "
     "choice as directions: 'speaking' or 'not speaking'.", INPUTS, MODELS, LICENCE)
-FPS_OFFSET_NOTE = base.note(
-    "FloatKit frame rate and sync offset: FLOAT Animate Portrait renders at fps 30 instead of the model's 25. "
-    "The motion is resampled in time before decoding, so every frame is a real decoded frame (no frame "
-    "interpolation model) and the video has ceil(speech seconds x 30) frames; the speech is cut to the same "
-    "length and the fps output sets Create Video's rate. offset_ms 80 delays the motion against the speech "
-    "(lips later; negative = earlier), rounded to whole frames; the first frames show the portrait's own "
-    "pose. For separate nodes use Motion Frame Rate and Motion Offset between Sample Motion and Decode.",
-    INPUTS, MODELS, LICENCE)
+FACE_FPS_MASK_NOTE = base.note(
+    "FloatKit face choice, frame rate, sync offset and mask: a photo with two faces, the second one speaks. "
+    "Crop Portrait with face 1 crops the second face from the left (faces are numbered 0, 1, ... from the left "
+    "and shown numbered on the node; -1 = the largest); its mask shows where the crop lies in the photo. "
+    "Animate Portrait (face_crop off: the portrait is already cropped) renders at fps 30 instead of the model's "
+    "25: the motion is resampled in time before decoding, so every frame is a real decoded frame and the video "
+    "has ceil(speech seconds x 30) frames; the speech is cut to the same length and the fps output sets Create "
+    "Video's rate. offset_ms 80 delays the lips against the speech (negative = earlier), rounded to whole "
+    "frames; the first frames show the portrait's own pose. Paste Back puts the face into the photo and gives "
+    "the mask it pasted through; the core Image Composite Masked uses that mask to keep the speaker sharp over "
+    "a blurred copy of the frames (Image Blur). For separate nodes use Motion Frame Rate and Motion Offset "
+    "between Sample Motion and Decode.",
+    "Inputs: two_faces.png and speech.wav come with the pack, in custom_nodes/<this pack>/assets: copy them "
+    "into ComfyUI/input. two_faces.png is made by assets/make_examples.py from portrait.png (a smaller mirrored "
+    "copy beside it); any photo with several faces works.", MODELS, LICENCE)
 
 
 def calm_head() -> dict:
@@ -232,15 +239,27 @@ def calm_head() -> dict:
     return build("floatkit_calm_head", [CALM_HEAD_NOTE, *nodes, *more], wires + links)
 
 
-def fps_offset() -> dict:
-    """Animate Portrait at 30 fps with an 80 ms offset (the face choice and the mask composite of issue 24
-    join this graph once Crop Portrait has its `face` input and Paste Back its MASK)."""
-    animate = Node(10, "FloatKitAnimate", {"emotion": "from speech", "face_crop": True, **base.SAMPLER,
-                                           "output_fps": 30.0, "offset_ms": 80.0})
-    nodes = [FPS_OFFSET_NOTE, *base.sources(), animate, *base.video_out(2)]
-    wires = [(4, 0, 10, "pipe"), (2, 0, 10, "image"), (3, 0, 10, "audio"),
-             (10, 0, 20, "images"), (10, 2, 20, "fps"), (10, 1, 20, "audio"), (20, 0, 21, "video")]
-    return build("floatkit_fps_offset", nodes, wires)
+def face_fps_mask() -> dict:
+    """Crop Portrait (face 1) -> Animate Portrait at 30 fps, 80 ms offset -> Paste Back -> the paste mask keeps
+    the speaker sharp over a blurred copy (core Image Blur + Image Composite Masked) -> Create Video."""
+    sources = base.sources()
+    sources[0].values["image"] = "two_faces.png"
+    face = "face choice"
+    nodes = [FACE_FPS_MASK_NOTE, *sources,
+             Node(10, "FloatKitCropPortrait", {"face": 1}, group=face),
+             Node(11, "MaskPreview", title="Crop in the photo", group=face),
+             Node(12, "FloatKitAnimate", {"emotion": "from speech", "face_crop": False, **base.SAMPLER,
+                                          "output_fps": 30.0, "offset_ms": 80.0}, group="animate"),
+             Node(30, "FloatKitPasteBack", {"feather": 16}, group="composite"),
+             Node(31, "ImageBlur", {"blur_radius": 15}, title="Blur the whole frame", group="composite"),
+             Node(32, "ImageCompositeMasked", title="Sharp speaker over the blur", group="composite"),
+             *base.video_out(6)]
+    wires = [(2, 0, 10, "image"), (10, 2, 11, "mask"),
+             (4, 0, 12, "pipe"), (10, 0, 12, "image"), (3, 0, 12, "audio"),
+             (12, 0, 30, "images"), (2, 0, 30, "original"), (10, 1, 30, "crop_box"),
+             (30, 0, 31, "image"), (31, 0, 32, "destination"), (30, 0, 32, "source"), (30, 1, 32, "mask"),
+             (32, 0, 20, "images"), (12, 2, 20, "fps"), (12, 1, 20, "audio"), (20, 0, 21, "video")]
+    return build("floatkit_face_fps_mask", nodes, wires)
 
 
 LATEST = "(latest saved motion)"  # nodes/edit_io.py LATEST: always listed, so the workflow names no missing file
@@ -250,7 +269,7 @@ WORKFLOWS = {
     "floatkit_motion_blend.json": blend, "floatkit_emotion_schedule.json": emotion_schedule,
     "floatkit_motion_from_video.json": motion_from_video, "floatkit_save_load_motion.json": save_load,
     "floatkit_rest_on_silence.json": rest_on_silence, "floatkit_paste_back.json": paste_back,
-    "floatkit_calm_head.json": calm_head, "floatkit_fps_offset.json": fps_offset,
+    "floatkit_calm_head.json": calm_head, "floatkit_face_fps_mask.json": face_fps_mask,
 }
 
 if __name__ == "__main__":

@@ -37,8 +37,8 @@ def _bgr(colour: str) -> tuple[int, int, int]:
     return b, g, r
 
 
-def _portrait(video: bool) -> np.ndarray:
-    image = cv2.imread(str(ASSETS / "portrait.png"))
+def _portrait(video: bool, picture: str = "portrait.png") -> np.ndarray:
+    image = cv2.imread(str(ASSETS / picture))
     if video and (ASSETS / "driving.mp4").exists():
         capture = cv2.VideoCapture(str(ASSETS / "driving.mp4"))
         capture.set(cv2.CAP_PROP_POS_FRAMES, 30)
@@ -100,7 +100,9 @@ def thumbnail(path: Path) -> np.ndarray:
     title, _, rest = note.split("\n")[0].partition(":")
     canvas = np.full((H, W, 3), BACKGROUND, np.uint8)
     video = any(n["type"] == "LoadVideo" for n in graph["nodes"])
-    portrait = _portrait(video)
+    pictures = [n["widgets_values"][0] for n in graph["nodes"] if n["type"] == "LoadImage"]
+    shown = pictures[0] if pictures and (ASSETS / pictures[0]).is_file() else "portrait.png"
+    portrait = _portrait(video, shown)  # the workflow's own example photo (two_faces.png is wider)
     side = 150
     portrait = cv2.resize(portrait, (side * portrait.shape[1] // portrait.shape[0], side), interpolation=cv2.INTER_AREA)
     canvas[12:12 + side, 12:12 + portrait.shape[1]] = portrait

@@ -51,6 +51,17 @@ CORE: dict[str, dict[str, Any]] = {
                              "format": [["auto", "mp4"], {}], "codec": [["auto", "h264"], {}]},
                   "outputs": [], "title": "Save Video"},
     "Note": {"inputs": {"text": ["STRING", {"multiline": True, "default": ""}]}, "outputs": [], "title": "Note"},
+    "ImageBlur": {"inputs": {"image": ["IMAGE", {}],
+                             "blur_radius": ["INT", {"default": 1, "min": 1, "max": 31, "step": 1}],
+                             "sigma": ["FLOAT", {"default": 1.0, "min": 0.1, "max": 10.0, "step": 0.1}]},
+                  "outputs": [("IMAGE", "IMAGE")], "title": "Image Blur"},
+    "ImageCompositeMasked": {"inputs": {"destination": ["IMAGE", {}], "source": ["IMAGE", {}],
+                                        "x": ["INT", {"default": 0, "min": 0, "max": 16384, "step": 1}],
+                                        "y": ["INT", {"default": 0, "min": 0, "max": 16384, "step": 1}],
+                                        "resize_source": ["BOOLEAN", {"default": False}]},
+                             "optional": {"mask": ["MASK", {}]}, "outputs": [("IMAGE", "IMAGE")],
+                             "title": "ImageCompositeMasked"},
+    "MaskPreview": {"inputs": {"mask": ["MASK", {}]}, "outputs": [], "title": "MaskPreview"},
 }
 # Values of the widgets that follow their owner (see tests/comfy_stubs/_convert.py widget_slots).
 EXTRA_SLOT_VALUES = {"control": ["fixed"], "image_upload": ["image"], "video_upload": ["image"],
@@ -58,7 +69,8 @@ EXTRA_SLOT_VALUES = {"control": ["fixed"], "image_upload": ["image"], "video_upl
 # Smallest boxes the frontend (1.27.10) gives nodes with previews, players or text boxes: its computeSize()
 # measured in a real browser, rounded up; Load Video grows to the width plus about 74 px once its (square)
 # example clip shows.
-MIN_SIZE = {"LoadImage": [300, 336], "LoadAudio": [300, 140], "LoadVideo": [420, 520], "SaveVideo": [300, 344]}
+MIN_SIZE = {"LoadImage": [300, 336], "LoadAudio": [300, 140], "LoadVideo": [420, 520], "SaveVideo": [300, 344],
+            "MaskPreview": [300, 200]}  # room for the mask picture shown after a run
 # Rows the frontend adds below the widgets: a multiline text box, a text report shown after a run.
 EXTRA_HEIGHT = {"FloatKitEmotionSchedule": 60, "FloatKitMotionInfo": 120}
 MARGIN = 8  # the saved box is this much larger than computeSize(), so no node grows on opening
