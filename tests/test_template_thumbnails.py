@@ -157,7 +157,7 @@ def test_0_3_64_serves_every_template_and_thumbnail_under_api(templates, web):
 
 def test_without_the_pack_route_the_newest_refuses_thumbnails(templates, web):
     """The reason for the route: this is what the newest sources answer on their own."""
-    paths = [f"/api/workflow_templates/{PACK}/floatkit_basic.jpg", f"/api/workflow_templates/{PACK}/floatkit_basic.json"]
+    paths = [f"/api/workflow_templates/{PACK}/floatkit_basic{ext}" for ext in (".jpg", ".json")]
     answers = fetch_all(newest_app(templates, web, with_pack_route=False), paths)
     assert [status for status, _ in answers.values()] == [404, 200]
 
