@@ -6,6 +6,10 @@ ComfyUI's own `nodes.py`). Importing loads no model and touches no device.
 """
 
 from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
+from .nodes.templates import register_thumbnail_route
+
+# The newest ComfyUI serves a pack's templates as .json only; this serves their .jpg cards (see nodes/templates.py).
+register_thumbnail_route()
 
 WEB_DIRECTORY = "./web"
 

@@ -4,10 +4,9 @@ flow matching in a learned motion latent space. No ComfyUI import anywhere in he
 
 from .nets.checkpoint import CheckpointError
 from .nets.config import FloatConfig
-from .nets.emotion_encoder import EMOTIONS, emotion_label
 from .nets.model import FloatModel
 from .pipeline import FloatPipeline, load_pipeline
-from .types import AudioFeatures, Emotion, Identity, Motion
+from .types import EMOTIONS, AudioFeatures, Emotion, Identity, Motion, emotion_label
 
 __all__ = ["AudioFeatures", "CheckpointError", "EMOTIONS", "FloatConfig", "FloatModel", "FloatPipeline",
            "Emotion", "Identity", "Motion", "emotion_label", "load_pipeline"]

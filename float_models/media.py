@@ -195,7 +195,7 @@ def emotion_condition(pipe, choice: str, waveform: torch.Tensor, sample_rate: in
                       intensity: float = 1.0) -> "Emotion":
     """The Emotion (B, 7) for a choice: recognised from the speech ("speech" / "from speech"), or a
     label's one-hot; scaled by `intensity` either way (1 is the official vector)."""
-    from .nets.emotion_encoder import is_from_speech
+    from .types import is_from_speech
     from .types import Emotion
 
     intensity = _finite(intensity, "emotion intensity")

@@ -298,9 +298,9 @@ class VelocityStep:
             return cls(fmt, guided, num_prev_frames, mode)
         placement = tuple((p.data_ptr(), p.device, p.dtype) for p in fmt.parameters())
         runners = device_caches(fmt).setdefault("velocity_steps", {})
-        if any(key[0] != placement for key in runners) or len(runners) >= RUNNERS_KEPT:
-            runners.clear()  # weights moved or reloaded (a host that does not call .to()): buffers are stale
         key = (placement, mode, guided, num_prev_frames)
+        if any(k[0] != placement for k in runners) or (key not in runners and len(runners) >= RUNNERS_KEPT):
+            runners.clear()  # weights moved or reloaded (a host that does not call .to()): buffers are stale
         if key not in runners:
             runners[key] = cls(fmt, guided, num_prev_frames, mode)
         return runners[key]

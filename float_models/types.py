@@ -13,6 +13,28 @@ import torch
 
 from .settings import INTENSITY_RANGE, check_emotion_values, check_fps, check_number
 
+EMOTIONS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")  # the classifier's output order
+# "Recognise the emotion from the speech", as the command line ("speech") and the nodes' combo
+# ("from speech", kept as shipped workflows store it) spell it.
+FROM_SPEECH_CLI, FROM_SPEECH_NODE = "speech", "from speech"
+
+
+def is_from_speech(choice: str) -> bool:
+    """True for either spelling of the emotion-from-speech choice (else it is a label)."""
+    return str(choice).strip().lower() in (FROM_SPEECH_CLI, FROM_SPEECH_NODE)
+
+
+def emotion_label(label: str, intensity: float = 1.0) -> torch.Tensor:
+    """One-hot emotion (1, 7) for `label`, scaled by `intensity` (1 is the official one-hot)."""
+    key = str(label).strip().lower()
+    if key not in EMOTIONS:
+        shown = key if len(key) <= 40 else key[:40] + "..."
+        raise ValueError(f"unknown emotion {shown!r}; choose one of: {', '.join(EMOTIONS)}")
+    intensity = check_number("emotion intensity", intensity, *INTENSITY_RANGE)  # NaN or 1e30 renders black
+    onehot = torch.zeros(1, len(EMOTIONS))
+    onehot[0, EMOTIONS.index(key)] = intensity
+    return onehot
+
 
 @dataclass(frozen=True)
 class Identity:
@@ -77,8 +99,6 @@ class Emotion:
     @classmethod
     def of_label(cls, label: str, intensity: float = 1.0) -> "Emotion":
         """A chosen emotion (emotion redirection): the one-hot of `label` scaled by `intensity`, (1, 7)."""
-        from .nets.emotion_encoder import emotion_label  # the label list lives with the classifier
-
         return cls(emotion_label(label, intensity))
 
     def scaled(self, intensity: float) -> "Emotion":
@@ -114,3 +134,37 @@ class Motion:
     @property
     def duration(self) -> float:
         return self.num_frames / self.fps
+
+
+@dataclass(frozen=True)
+class CropBox:
+    """The crop square in the original image's pixels: columns [left, left+size), rows [top, top+size).
+
+    It may reach outside the source image (then the crop shows black there). With the source size it
+    holds everything needed to undo the crop: a crop frame of side S maps back by scaling with size/S
+    and placing its top-left corner at (left, top); only :meth:`visible` lies inside the source.
+    """
+
+    left: int
+    top: int
+    size: int
+    source_width: int
+    source_height: int
+
+    def __post_init__(self) -> None:
+        if self.size < 1 or self.source_width < 1 or self.source_height < 1:
+            raise ValueError(f"CropBox needs a positive size and source size, got {self}")
+
+    @property
+    def right(self) -> int:
+        return self.left + self.size
+
+    @property
+    def bottom(self) -> int:
+        return self.top + self.size
+
+    def visible(self) -> tuple[int, int, int, int] | None:
+        """The part of the square inside the source image as (x0, y0, x1, y1), or None if none is."""
+        x0, y0 = max(self.left, 0), max(self.top, 0)
+        x1, y1 = min(self.right, self.source_width), min(self.bottom, self.source_height)
+        return (x0, y0, x1, y1) if x0 < x1 and y0 < y1 else None

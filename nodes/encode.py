@@ -7,7 +7,7 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..float_models import AudioFeatures, Emotion, Identity
-from ..float_models.nets.emotion_encoder import FROM_SPEECH_NODE as FROM_SPEECH, is_from_speech
+from ..float_models.types import FROM_SPEECH_NODE as FROM_SPEECH, is_from_speech
 from . import convert, sockets
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from test_nodes import import_pack, inputs, models_home, pack  # noqa: F401  (shared fixtures)
+from test_nodes import sample_tiny, import_pack, inputs, models_home, pack  # noqa: F401  (shared fixtures)
 from test_nodes_images import FakeDetector
 
 THREE_FACES = ((250, 100, 330, 180), (20, 120, 80, 180), (130, 60, 230, 160))  # middle one largest; not in order
@@ -213,12 +213,7 @@ def made(models_home, inputs):
 
     comfy_stubs.install(models_home)
     import_pack()
-    from comfyui_floatkit.nodes import encode, models, sample
-
-    pipe = models.load("float.pth", "wav2vec2-base-960h", "none")
-    identity = encode.identity_of(pipe, inputs["image"])
-    motion = sample.motion_of(pipe, identity, encode.audio_features_of(pipe, inputs["audio"]),
-                              encode.emotion_of_label("neutral"), nfe=2)
+    pipe, identity, _, motion = sample_tiny(inputs)
     return pipe, identity, motion
 
 

@@ -11,18 +11,7 @@ import torch
 from float_models import AudioFeatures, Motion
 from float_models.edit import frame_rate, speaking
 from float_models.settings import SettingError
-
-D, M = 512, 20
-
-
-def random_basis(seed: int = 0) -> torch.Tensor:
-    q, _ = torch.linalg.qr(torch.randn(D, M, generator=torch.Generator().manual_seed(seed)))
-    return q
-
-
-def random_motion(frames: int = 30, clips: int = 1, seed: int = 1, fps: float = 25.0) -> Motion:
-    g = torch.Generator().manual_seed(seed)
-    return Motion(torch.randn(clips, frames, D, generator=g), fps, torch.randn(clips, D, generator=g))
+from test_edit import D, M, random_basis, random_motion  # the edit tests' random motions
 
 
 # ------------------------------------------------------------------ frame rate

@@ -74,6 +74,18 @@ def inputs() -> dict:
     return node_inputs(SAMPLES)
 
 
+def sample_tiny(inputs: dict, label: str = "neutral"):
+    """(pipe, identity, audio features, motion) through the nodes' own steps on the tiny weights: the
+    default layout without the emotion classifier, emotion `label`, nfe 2, seed 15. Call it after the
+    stand-ins are installed (the `pack` fixture)."""
+    from comfyui_floatkit.nodes import encode, models, sample
+
+    pipe = models.load("float.pth", "wav2vec2-base-960h", "none")
+    identity = encode.identity_of(pipe, inputs["image"])
+    features = encode.audio_features_of(pipe, inputs["audio"])
+    return pipe, identity, features, sample.motion_of(pipe, identity, features, encode.emotion_of_label(label), nfe=2)
+
+
 # ------------------------------------------------------------------ stand-ins for core nodes
 
 def core_nodes(inputs: dict, saved: list, require_audio: bool = True) -> dict:

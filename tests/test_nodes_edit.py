@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import comfy_stubs
-from test_nodes import WORKFLOWS, core_nodes, models_home, node_inputs, pack  # noqa: F401 (fixtures)
+from test_nodes import sample_tiny, WORKFLOWS, core_nodes, models_home, node_inputs, pack  # noqa: F401 (fixtures)
 
 SAMPLES = 1920  # 0.12 s of the golden speech -> 3 video frames: keeps decoding cheap
 FRAMES = 3
@@ -21,7 +21,6 @@ EDIT_WORKFLOWS = ("floatkit_motion_intensity.json", "floatkit_motion_time.json",
                   "floatkit_emotion_schedule.json", "floatkit_motion_from_video.json",
                   "floatkit_save_load_motion.json", "floatkit_rest_on_silence.json", "floatkit_paste_back.json",
                   "floatkit_calm_head.json", "floatkit_face_fps_mask.json")
-LOADER = ("float.pth", "wav2vec2-base-960h", "none")
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +30,7 @@ def inputs() -> dict:
 
 @pytest.fixture
 def sampled(pack, inputs):
-    from comfyui_floatkit.nodes import encode, models, sample
-
-    pipe = models.load(*LOADER)
-    identity = encode.identity_of(pipe, inputs["image"])
-    features = encode.audio_features_of(pipe, inputs["audio"])
-    motion = sample.motion_of(pipe, identity, features, encode.emotion_of_label("happy"), nfe=2)
-    return pipe, identity, features, motion
+    return sample_tiny(inputs, "happy")
 
 
 def frozen_copy(motion):

@@ -12,7 +12,7 @@ import av
 import pytest
 import torch
 
-from test_nodes import import_pack, models_home, node_inputs, pack  # noqa: F401 (fixtures)
+from test_nodes import sample_tiny, import_pack, models_home, node_inputs, pack  # noqa: F401 (fixtures)
 
 SAMPLES = 4800  # 0.3 s -> 8 frames at 25 fps (0.32 s), ceil(0.3 * 30) = 9 at 30 fps
 NODES_DIR = Path(__file__).resolve().parent.parent / "nodes"
@@ -26,13 +26,7 @@ def inputs() -> dict:
 
 @pytest.fixture
 def sampled(pack, inputs):
-    from comfyui_floatkit.nodes import encode, models, sample
-
-    pipe = models.load(*LOADER)
-    identity = encode.identity_of(pipe, inputs["image"])
-    features = encode.audio_features_of(pipe, inputs["audio"])
-    motion = sample.motion_of(pipe, identity, features, encode.emotion_of_label("happy"), nfe=2)
-    return pipe, identity, features, motion
+    return sample_tiny(inputs, "happy")
 
 
 def motion_edit_nodes(pack) -> set[str]:

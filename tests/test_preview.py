@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import comfy_stubs
-from test_nodes import import_pack, inputs, models_home, pack  # noqa: F401  (shared fixtures)
+from test_nodes import sample_tiny, import_pack, inputs, models_home, pack  # noqa: F401  (shared fixtures)
 
 
 class Clock:
@@ -66,12 +66,7 @@ def test_preview_pixels_match_the_video_and_are_small():
 def made(models_home, inputs):
     comfy_stubs.install(models_home)
     import_pack()
-    from comfyui_floatkit.nodes import encode, models, sample
-
-    pipe = models.load("float.pth", "wav2vec2-base-960h", "none")
-    identity = encode.identity_of(pipe, inputs["image"])
-    motion = sample.motion_of(pipe, identity, encode.audio_features_of(pipe, inputs["audio"]),
-                              encode.emotion_of_label("neutral"), nfe=2)
+    pipe, identity, _, motion = sample_tiny(inputs)
     return pipe, identity, motion
 
 

@@ -59,6 +59,19 @@ def test_static_runner_is_rebuilt_when_the_weights_move(tiny_pipe):
         VelocityStep(fmt, Guidance(), 10, "compiled")
 
 
+def test_a_full_runner_table_keeps_the_runners_it_is_asked_for_again(tiny_pipe):
+    # Four kinds of runner (guided or not, static or graph) fill the table; asking for one of them
+    # again must not clear it (each clear drops captured graphs, so a fifth ask would recapture).
+    from float_models.sampling import RUNNERS_KEPT
+
+    fmt = tiny_pipe.model.fmt
+    kinds = [(g, mode) for g in (Guidance(), Guidance(1.0, 1.0, 1.0)) for mode in ("static", "graph")]
+    assert len(kinds) == RUNNERS_KEPT
+    runners = [VelocityStep.for_model(fmt, g, 10, mode) for g, mode in kinds]
+    assert all(VelocityStep.for_model(fmt, g, 10, mode) is r for (g, mode), r in zip(kinds, runners))
+    assert VelocityStep.for_model(fmt, Guidance(), 9, "static") not in runners  # a fifth kind: a new table
+
+
 def test_pipeline_default_matches_golden_motion(tiny_pipe, inputs, golden):
     """The default mode on this device (eager on the CPU) still gives the recorded official motion."""
     identity, audio = inputs

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from float_models import Emotion
 from float_models.edit.emotion_schedule import (EXCERPT, POLL_LINES, Segment, build_schedule, crossfade_changes,
                                                 parse_schedule, schedule_from_text)
-from float_models.nets.emotion_encoder import EMOTIONS
+from float_models.types import EMOTIONS
 
 MEGABYTE = 1 << 20
 PARSE_SECONDS = 1.0  # the bound for 1 MB of text

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 import comfy_stubs
-from test_nodes import FRAMES, ROOT, import_pack, inputs, models_home, pack  # noqa: F401 (fixtures)
+from test_nodes import FRAMES, ROOT, import_pack, sample_tiny, inputs, models_home, pack  # noqa: F401 (fixtures)
 
 
 def _pipe():
@@ -32,12 +32,7 @@ def made(models_home, inputs):
     """Identity, motion (8 frames, label 'neutral', nfe 2, seed 15) and the IMAGE path's frames."""
     comfy_stubs.install(models_home)
     pack = import_pack()
-    from comfyui_floatkit.nodes import encode, sample
-
-    pipe = _pipe()
-    identity = encode.identity_of(pipe, inputs["image"])
-    motion = sample.motion_of(pipe, identity, encode.audio_features_of(pipe, inputs["audio"]),
-                              encode.emotion_of_label("neutral"), nfe=2)
+    pipe, identity, _, motion = sample_tiny(inputs)
     images = pack.NODE_CLASS_MAPPINGS["FloatKitDecode"].execute(pipe, identity, motion, 0)[0]
     return {"identity": identity, "motion": motion, "images": images}
 

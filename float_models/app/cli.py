@@ -109,7 +109,7 @@ def _say(message: str, quiet: bool = False) -> None:
 
 def _add_render(sub: argparse._SubParsersAction) -> None:
     from ..devices import DEVICES, PRECISIONS
-    from ..nets.emotion_encoder import EMOTIONS, FROM_SPEECH_CLI as FROM_SPEECH
+    from ..types import EMOTIONS, FROM_SPEECH_CLI as FROM_SPEECH
     from ..sampling import SOLVERS
 
     p = sub.add_parser("render", help="portrait + speech -> talking-portrait MP4",
@@ -299,7 +299,7 @@ def render(args: argparse.Namespace) -> int:
     from .. import load_pipeline
     from ..edit.frame_rate import retime
     from ..media import emotion_condition, uint8_to_portrait
-    from ..nets.emotion_encoder import is_from_speech
+    from ..types import is_from_speech
     from .download import locate_models
     from .video import mix_to_mono, read_audio
 

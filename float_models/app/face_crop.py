@@ -62,6 +62,8 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
+from ..types import CropBox  # a value: made here, used by the edits (paste back) and the nodes
+
 if TYPE_CHECKING:
     import torch
 
@@ -115,40 +117,6 @@ class FaceBox:
     @property
     def area(self) -> float:
         return max(self.width, 0.0) * max(self.height, 0.0)
-
-
-@dataclass(frozen=True)
-class CropBox:
-    """The crop square in the original image's pixels: columns [left, left+size), rows [top, top+size).
-
-    It may reach outside the source image (then the crop shows black there). With the source size it
-    holds everything needed to undo the crop: a crop frame of side S maps back by scaling with size/S
-    and placing its top-left corner at (left, top); only :meth:`visible` lies inside the source.
-    """
-
-    left: int
-    top: int
-    size: int
-    source_width: int
-    source_height: int
-
-    def __post_init__(self) -> None:
-        if self.size < 1 or self.source_width < 1 or self.source_height < 1:
-            raise ValueError(f"CropBox needs a positive size and source size, got {self}")
-
-    @property
-    def right(self) -> int:
-        return self.left + self.size
-
-    @property
-    def bottom(self) -> int:
-        return self.top + self.size
-
-    def visible(self) -> tuple[int, int, int, int] | None:
-        """The part of the square inside the source image as (x0, y0, x1, y1), or None if none is."""
-        x0, y0 = max(self.left, 0), max(self.top, 0)
-        x1, y1 = min(self.right, self.source_width), min(self.bottom, self.source_height)
-        return (x0, y0, x1, y1) if x0 < x1 and y0 < y1 else None
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from ..edit.paste_back import paste_back, paste_mask
-from .face_crop import CropBox
+from ..types import CropBox
 from ..transfer import overlapped_to_host
 from ..preview import FramePreview
 from ..types import Motion

@@ -28,7 +28,7 @@ from typing import Callable
 
 import torch
 
-from ..nets.emotion_encoder import EMOTIONS, emotion_label
+from ..types import EMOTIONS, emotion_label
 from ..settings import EMOTION_RANGE, check_fps
 
 

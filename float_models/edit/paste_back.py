@@ -1,6 +1,6 @@
 """Paste FLOAT's animated square crop back into the original full-resolution picture.
 
-The crop box (`face_crop.CropBox`) says where the square came from: columns [left, left + size) and
+The crop box (`types.CropBox`, made by the face crop) says where the square came from: columns [left, left + size) and
 rows [top, top + size) of the source, possibly reaching outside it (the crop was padded with black
 there). Each animated frame (S x S) is resized to size x size and blended into a copy of the original
 through a feathered mask: 1 inside, falling linearly to 0 over `feather` pixels towards the square's
@@ -17,7 +17,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from ..app.face_crop import CropBox
+from ..types import CropBox
 
 
 def feather_mask(box: CropBox, feather: int) -> torch.Tensor:

@@ -25,29 +25,7 @@ import math
 import torch
 from torch import nn
 
-from ..settings import INTENSITY_RANGE, check_number
-
-EMOTIONS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
-# "Recognise the emotion from the speech", as the command line ("speech") and the nodes' combo
-# ("from speech", kept as shipped workflows store it) spell it.
-FROM_SPEECH_CLI, FROM_SPEECH_NODE = "speech", "from speech"
-
-
-def is_from_speech(choice: str) -> bool:
-    """True for either spelling of the emotion-from-speech choice (else it is a label)."""
-    return str(choice).strip().lower() in (FROM_SPEECH_CLI, FROM_SPEECH_NODE)
-
-
-def emotion_label(label: str, intensity: float = 1.0) -> torch.Tensor:
-    """One-hot emotion (1, 7) for `label`, scaled by `intensity` (1 is the official one-hot)."""
-    key = str(label).strip().lower()
-    if key not in EMOTIONS:
-        shown = key if len(key) <= 40 else key[:40] + "..."
-        raise ValueError(f"unknown emotion {shown!r}; choose one of: {', '.join(EMOTIONS)}")
-    intensity = check_number("emotion intensity", intensity, *INTENSITY_RANGE)  # NaN or 1e30 renders black
-    onehot = torch.zeros(1, len(EMOTIONS))
-    onehot[0, EMOTIONS.index(key)] = intensity
-    return onehot
+from ..types import EMOTIONS  # the seven labels, in the classifier's output order
 
 
 class ClassificationHead(nn.Module):
