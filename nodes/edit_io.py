@@ -198,8 +198,8 @@ class LoadMotion(io.ComfyNode):
         return True
 
     @classmethod
-    def fingerprint_inputs(cls, motion_file: str):
-        """Reload when the file changes."""
+    def fingerprint_inputs(cls, motion_file: str, **_linked):
+        """Reload when the file changes. ComfyUI passes every input here (pipe too, as None), hence **_linked."""
         try:
             return os.stat(motion_file_path(motion_file)).st_mtime_ns
         except (FileNotFoundError, ValueError):

@@ -120,8 +120,10 @@ class LoadModels(io.ComfyNode):
             f"With download '{IF_MISSING}', the chosen float.pth and tower folders are first fetched into "
             "models/float if they are not there (2.5 GB in all, with progress; Cancel stops it).",
             inputs=[
-                io.Combo.Input("checkpoint", options=checkpoints + ([OFFICIAL_CHECKPOINT] if OFFICIAL_CHECKPOINT
-                                                                    not in checkpoints else []),
+                # Only files that are there: newer frontends (1.58) call a model missing when the combo lacks
+                # it, and offer its download from the workflow's metadata. validate_inputs takes checkpoint, so
+                # ComfyUI skips its 'value not in list' check and an absent float.pth still runs ('if missing').
+                io.Combo.Input("checkpoint", options=checkpoints,
                                default=_prefer(checkpoints, OFFICIAL_CHECKPOINT) or OFFICIAL_CHECKPOINT,
                                tooltip="FLOAT checkpoint in models/float: float.pth (HuggingFace yuvraj108c/float) "
                                        "or FLOAT.safetensors (set-soft/float)."),
