@@ -18,9 +18,10 @@ from . import _comfy, sockets
 INSIDE = "(inside checkpoint)"
 NONE = "none"
 NEVER, IF_MISSING = "never", "if missing"  # the `download` choice
-# The names the download table can fetch, per model set: always offered in the combos, so that a fresh
-# install can choose them (with download "if missing"), and a saved workflow's value stays the same
-# before and after the download.
+# The names the download table can fetch, per model set. The two tower folders are always offered in
+# their combos, so that a fresh install can choose them (with download "if missing") and a saved value
+# stays the same before and after the download; float.pth is the checkpoint's default but listed only
+# when it is there (see the checkpoint input).
 TABLE_NAMES = {"float": OFFICIAL_CHECKPOINT, "audio": AUDIO_TOWER_NAME, "emotion": EMOTION_TOWER_NAME}
 SET_SIZES = {f.part: f.size for f in MODEL_FILES if not f.target.endswith(".json")}  # the weights' sizes
 # Loaded models live exactly as long as ComfyUI keeps the loader's output (its executor cache, which
