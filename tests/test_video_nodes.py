@@ -117,6 +117,23 @@ def test_progress_per_batch_and_the_video_reads_back_through_the_video_api(pack,
     assert components.audio is None and video.get_dimensions() == (64, 64)
 
 
+def test_a_video_the_disk_cannot_hold_is_refused_before_decoding(pack, made, monkeypatch):
+    # Issue 25 #5 for the node: a full disk was found only by the writer, after decoding.
+    import shutil
+
+    from comfyui_floatkit.float_models import partfiles
+
+    usage = shutil.disk_usage("/")
+    monkeypatch.setattr(partfiles.shutil, "disk_usage", lambda path: usage._replace(free=1000))
+    before = _temp_files()
+    decoded = []
+    monkeypatch.setattr(type(_pipe().pipeline), "decode_batches", lambda *a, **k: decoded.append(1) or iter(()))
+    with pytest.raises(OSError, match=r"not enough free space for the video \(8 frames at crf 18\)"):
+        pack.NODE_CLASS_MAPPINGS["FloatKitRenderVideo"].execute(_pipe(), made["identity"], made["motion"], crf=18,
+                                                               batch_size=3)
+    assert not decoded and _temp_files() == before
+
+
 def test_cancel_mid_way_and_errors_leave_no_file(pack, inputs, made, monkeypatch):
     import comfy.model_management as mm
     import comfy.utils

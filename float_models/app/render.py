@@ -19,11 +19,11 @@ from typing import Any, Callable, Sequence
 import torch
 
 from ..edit.paste_back import paste_back, paste_mask
-from ..types import CropBox
-from ..transfer import overlapped_to_host
+from ..partfiles import check_free_space
 from ..preview import FramePreview
-from ..types import Motion
-from .video import DEFAULT_CRF, MediaError, VideoWriter
+from ..transfer import overlapped_to_host
+from ..types import CropBox, Motion
+from .video import DEFAULT_CRF, MediaError, VideoWriter, estimate_video_bytes
 
 Callback = Callable[[int, int], None]
 
@@ -73,11 +73,16 @@ def render_video(pipe: Any, identity: Any, motion: Motion, path: str | os.PathLi
     callback(done, total) after every batch; it may raise to cancel (no file is left then).
     paste: put the frames back into the full photos (`PasteInto`) before encoding.
     preview: offered each batch's last frame as written (pasted or not) before `callback` is called.
+    Refuses with OSError(ENOSPC) before decoding anything when the disk under `path` surely cannot hold
+    the video (a generous size estimate, `estimate_video_bytes`).
     """
     clips = max(identity.batch_size, motion.latents.shape[0])
     total = clips * motion.num_frames
     side = pipe.config.input_size
     width, height = paste.size if paste is not None else (side, side)
+    channels = 0 if audio is None else (1 if getattr(audio[0], "ndim", 1) == 1 else int(audio[0].shape[0]))
+    check_free_space(path, estimate_video_bytes(total, width, height, crf, total / fps if channels else 0.0,
+                                                max(channels, 1)), f"the video ({total} frames at crf {crf})")
     done = 0
     # Converted where the frames were made (uint8 pixels cross to the host at a quarter of the bytes);
     # on a GPU the copy of one batch overlaps the decoding of the next.
