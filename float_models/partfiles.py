@@ -55,12 +55,17 @@ def output_target(target: str | os.PathLike) -> Path:
 _lock = threading.Lock()
 
 
+def nearest_existing(path: Path) -> Path:
+    """`path`, or its nearest parent that exists (a folder made later is judged by where it will go)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
 def check_free_space(target: str | os.PathLike, need: int, what: str) -> None:
     """Raise OSError(ENOSPC) before any writing when the folder that will hold `target` has less than
     `need` bytes free (`what` names the file, e.g. "the video"). Unknown free space passes."""
-    folder = Path(target).parent
-    while not folder.exists() and folder != folder.parent:  # created later: its nearest existing parent
-        folder = folder.parent
+    folder = nearest_existing(Path(target).parent)  # created later: its nearest existing parent
     try:
         free = shutil.disk_usage(folder).free
     except OSError:

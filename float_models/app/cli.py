@@ -230,15 +230,13 @@ def _check_output(output: Path, suffix: str, inputs: Sequence[Path | None] = ())
     for source in inputs:
         if source is not None and _same_file(output, source):
             raise InputError(f"-o {output}: is the input {source}; writing would destroy it: choose another name")
-    from ..partfiles import OutputPathError, output_target
+    from ..partfiles import OutputPathError, nearest_existing, output_target
 
     try:
         target = output_target(output)  # a link's target is what gets written; a pipe or device is refused
     except OutputPathError as err:
         raise InputError(f"-o {err}") from None
-    folder = target.parent
-    while not folder.exists() and folder != folder.parent:  # the folder is created later: test its parent
-        folder = folder.parent
+    folder = nearest_existing(target.parent)  # the folder is created later: test where it will go
     if not folder.is_dir():
         raise InputError(f"-o {output}: {folder} is not a folder")
     try:
@@ -481,9 +479,9 @@ class _DownloadReport:
 
 def _check_folder(flag: str, folder: Path) -> None:
     """A folder to create or fill: it, or its nearest existing parent, must be a folder."""
-    here = folder
-    while not here.exists() and here != here.parent:
-        here = here.parent
+    from ..partfiles import nearest_existing
+
+    here = nearest_existing(folder)
     if here.exists() and not here.is_dir():
         what = "is a file" if here == folder else f"is inside {here}, which is a file"
         raise InputError(f"{flag} {folder}: {what}, not a folder; give the folder to put the models in, "

@@ -218,7 +218,7 @@ def manual_steps(dest: str | Path, parts: Iterable[str] = PARTS) -> str:
     parts = [p for p in PARTS if p in set(parts)]
     files = [f for f in MODEL_FILES if f.part in parts]
     part_args = " ".join(parts) if set(parts) != set(PARTS) else ""
-    lines = ["", "Get them with FloatKit's downloader (needs network and `pip install huggingface_hub`):",
+    lines = ["", "Get them with FloatKit's downloader (needs network):",
              f"    python -m float_models download {part_args + ' ' if part_args else ''}--to {dest}",
              "", "or with the HuggingFace command line, only the files needed:",
              f"    hf download {MIRROR_REPO} {' '.join(f.mirror_file for f in files)} --local-dir {dest}",
@@ -450,8 +450,7 @@ def _stream(remote: _Remote, state: DownloadProgress, report: ProgressCallback, 
     start = state.bytes_done
     try:
         digest = _hasher(remote.etag, remote.size)
-        request = urllib.request.Request(remote.url, headers={"Accept-Encoding": "identity",
-                                                              "User-Agent": "FloatKit-download"})
+        request = urllib.request.Request(remote.url, headers=_HEADERS)
         try:
             with urllib.request.urlopen(request, timeout=READ_TIMEOUT) as response, open(part, "wb") as out:
                 while True:

@@ -413,7 +413,6 @@ def _check_room_for_a_face(height: int, width: int) -> None:
 def _detection_copy(rgb_uint8: np.ndarray) -> tuple[np.ndarray, float]:
     """The image at the detection size (see `detection_size`), and the factor `mult` that got it there."""
     height, width = rgb_uint8.shape[:2]
-    _check_room_for_a_face(height, width)
     small_width, small_height, mult = detection_size(height, width)
     if (small_height, small_width) == (height, width):
         return rgb_uint8, mult
