@@ -42,6 +42,7 @@ import json
 import os
 import signal
 import struct
+import math
 import subprocess
 import sys
 import tracemalloc
@@ -439,6 +440,22 @@ def test_a_render_that_cannot_fit_on_the_disk_is_refused_before_sampling(models,
     assert code == cli.EXIT_INPUT and f"-o {tmp_path / 'x.mp4'}: not enough free space for the video" in line
     assert "only 0.2 MB free" in line and "choose another folder" in line
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_disk_check_counts_the_frames_at_the_output_rate(models, short_speech, tmp_path, capsys, monkeypatch):
+    # At --fps 60 the video has 2.4x the model's 25 fps frames: the estimate counted the 25 fps ones.
+    from float_models import FloatPipeline
+    from float_models.app import video as video_module
+
+    counted = []
+    monkeypatch.setattr(video_module, "estimate_video_bytes", lambda frames, *a, **k: counted.append(frames) or 10**15)
+    monkeypatch.setattr(FloatPipeline, "sample_motion", lambda *a, **k: pytest.fail("sampled anyway"))
+    for fps in (25, 60):
+        code, _ = run(capsys, "render", "--models", models, "--audio", short_speech, "--no-crop", "--emotion",
+                      "happy", "--fps", fps, "-o", tmp_path / f"x{fps}.mp4")
+        assert code == cli.EXIT_INPUT
+    waveform, rate = video.read_audio(short_speech)
+    assert counted[1] == math.ceil(waveform.shape[-1] / rate * 60) and counted[1] > 2 * counted[0]
 
 
 def test_a_disk_that_fills_during_the_render_is_one_line_and_leaves_no_file(models, short_speech, tmp_path, capsys,

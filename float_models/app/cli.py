@@ -327,7 +327,7 @@ def render(args: argparse.Namespace) -> int:
     audio = pipe.encode_audio(speech, rate)
     emotion = emotion_condition(pipe, args.emotion, speech, rate, args.intensity)
     t = timer.stage("encode", t)
-    _check_video_space(args, audio.num_frames, pipe.config.input_size, waveform, rate)
+    _check_video_space(args, audio, pipe.config.input_size, waveform, rate)
 
     bar = Progress("sample", "steps", args.quiet)
     motion = pipe.sample_motion(identity, audio, emotion, a_cfg_scale=args.a_cfg, r_cfg_scale=args.r_cfg,
@@ -343,14 +343,17 @@ def render(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_video_space(args: argparse.Namespace, frames: int, side: int, waveform, rate: int) -> None:
+def _check_video_space(args: argparse.Namespace, audio, side: int, waveform, rate: int) -> None:
     """Refuse, before sampling and decoding, a render whose video surely will not fit on the disk
-    (a generous estimate of the MP4's size against the free space; OSError, reported in one line)."""
-    from ..partfiles import check_free_space
-    from .video import estimate_video_bytes
+    (a generous estimate of the MP4's size against the free space; OSError, reported in one line).
+    The frames are counted at the output rate, as `retime` will make them."""
+    from ..edit.frame_rate import resampled_length
+    from .video import check_video_space
 
-    need = estimate_video_bytes(frames, side, side, args.crf, waveform.shape[-1] / rate, waveform.shape[0])
-    check_free_space(args.output, need, f"the video ({frames} frames at crf {args.crf})")
+    seconds = waveform.shape[-1] / rate
+    frames = (audio.num_frames if float(args.fps) == float(audio.fps)
+              else resampled_length(audio.num_frames, audio.fps, args.fps, seconds))
+    check_video_space(args.output, frames, side, side, args.crf, seconds, waveform.shape[0])
 
 
 def _write_video(args: argparse.Namespace, pipe, identity, motion, audio: tuple) -> None:

@@ -19,11 +19,10 @@ from typing import Any, Callable, Sequence
 import torch
 
 from ..edit.paste_back import paste_back, paste_mask
-from ..partfiles import check_free_space
 from ..preview import FramePreview
 from ..transfer import overlapped_to_host
 from ..types import CropBox, Motion
-from .video import DEFAULT_CRF, MediaError, VideoWriter, estimate_video_bytes
+from .video import DEFAULT_CRF, MediaError, VideoWriter, check_video_space
 
 Callback = Callable[[int, int], None]
 
@@ -80,9 +79,11 @@ def render_video(pipe: Any, identity: Any, motion: Motion, path: str | os.PathLi
     total = clips * motion.num_frames
     side = pipe.config.input_size
     width, height = paste.size if paste is not None else (side, side)
-    channels = 0 if audio is None else (1 if getattr(audio[0], "ndim", 1) == 1 else int(audio[0].shape[0]))
-    check_free_space(path, estimate_video_bytes(total, width, height, crf, total / fps if channels else 0.0,
-                                                max(channels, 1)), f"the video ({total} frames at crf {crf})")
+    if audio is None:
+        check_video_space(path, total, width, height, crf)
+    else:
+        channels = 1 if getattr(audio[0], "ndim", 1) == 1 else int(audio[0].shape[0])
+        check_video_space(path, total, width, height, crf, total / fps, channels)
     done = 0
     # Converted where the frames were made (uint8 pixels cross to the host at a quarter of the bytes);
     # on a GPU the copy of one batch overlaps the decoding of the next.

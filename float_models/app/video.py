@@ -30,10 +30,10 @@ from typing import Any
 import av
 import numpy as np
 
-from ..partfiles import OutputPathError, discard, output_target, part_path, release
+from ..partfiles import OutputPathError, check_free_space, discard, output_target, part_path, release
 from ..settings import SettingError, check_fps
 
-__all__ = ["MediaError", "TruncatedImageWarning", "VideoWriter", "estimate_video_bytes", "frames_to_uint8",
+__all__ = ["MediaError", "TruncatedImageWarning", "VideoWriter", "check_video_space", "estimate_video_bytes", "frames_to_uint8",
            "mix_to_mono", "read_audio", "read_image", "to_uint8_frames"]
 
 # Sample rates the AAC encoder accepts; other rates are resampled to the next one above.
@@ -243,6 +243,14 @@ def estimate_video_bytes(frames: int, width: int, height: int, crf: int = DEFAUL
     video = frames * _even(width) * _even(height) * bpp / 8
     audio = audio_seconds * AUDIO_BIT_RATE * max(1, min(audio_channels, 2)) / 8
     return int(video + audio) + 1_000_000
+
+
+def check_video_space(path: str | os.PathLike, frames: int, width: int, height: int, crf: int = DEFAULT_CRF,
+                      audio_seconds: float = 0.0, audio_channels: int = 1) -> None:
+    """Refuse with OSError(ENOSPC), before anything is made, a video the disk under `path` surely
+    cannot hold (`estimate_video_bytes` against the free space)."""
+    need = estimate_video_bytes(frames, width, height, crf, audio_seconds, audio_channels)
+    check_free_space(path, need, f"the video ({frames} frames at crf {crf})")
 
 
 def _frame_rate(fps: float) -> Fraction:
