@@ -24,7 +24,7 @@ from typing import Callable, Iterator
 import torch
 
 from .. import sampling
-from ..devices import choose_device, choose_dtype, sampler_dtype
+from ..devices import DTYPES, choose_device, choose_dtype, sampler_dtype
 from ..nets import stylegan2_layers
 from ..nets.config import FloatConfig
 from ..nets.model import FloatModel
@@ -69,43 +69,43 @@ def run_check(device: torch.device | str, precision: str = "auto", quick: bool =
     dtype = choose_dtype(precision, device)
     motion_dtype = sampler_dtype(None if precision == "auto" else dtype, device)
     started = time.perf_counter()
-    master = rule_made_model(config)  # fp32 on the CPU; each run gets a copy on the device
-    inputs = _inputs(master, device, seconds)
-    rows = _sampling_rows(master, device, motion_dtype, inputs)
+    master = rule_made_model(config)  # fp32 on the CPU; one fp32 copy on the device, and one per other dtype
+    model32 = _placed(master, device, torch.float32)
+    inputs = _inputs(model32, device, seconds)
+    rows = _sampling_rows(master, model32, device, motion_dtype, inputs)
     motion = inputs["motion"]
-    rows += _decoding_rows(master, device, dtype, inputs["identity"], motion[:, :decode_frames])
+    rows += _decoding_rows(master, model32, device, dtype, inputs["identity"], motion[:, :decode_frames])
     return {"device": _device_name(device), "allocator": _allocator(device), "torch": torch.__version__,
             "decoder_dtype": _name(dtype), "sampler_dtype": _name(motion_dtype), "quick": quick,
             "input_size": config.input_size, "seconds": seconds, "rows": rows,
             "wall_s": time.perf_counter() - started}
 
 
-def _inputs(master: FloatModel, device: torch.device, seconds: float) -> dict:
+def _inputs(model: FloatModel, device: torch.device, seconds: float) -> dict:
     """A random portrait's identity, random audio features, and fp32 eager motion for decoding."""
-    config = master.config
+    config = model.config
     generator = torch.Generator().manual_seed(0)
     image = torch.rand(1, 3, config.input_size, config.input_size, generator=generator) * 2 - 1
     frames = config.frames_for_samples(int(16000 * seconds))
     features = torch.randn(1, frames, config.dim_a, generator=generator)
-    model = _placed(master, device, torch.float32)
     with torch.inference_mode():
         identity = model.motion_autoencoder.encode(image.to(device))
     return {"identity": identity, "features": features.to(device), "frames": frames, "motion": None,
             "num_frames": config.num_frames, "num_prev_frames": config.num_prev_frames}
 
 
-def _sampling_rows(master: FloatModel, device: torch.device, dtype: torch.dtype, inputs: dict) -> list[Row]:
+def _sampling_rows(master: FloatModel, model32: FloatModel, device: torch.device, dtype: torch.dtype,
+                   inputs: dict) -> list[Row]:
     fast_mode = "graph" if device.type == "cuda" else "static"
-    reference = _placed(master, device, torch.float32).fmt
+    reference = model32.fmt
     eager, _ = _timed(device, lambda: _sample(reference, inputs, "eager"))
     inputs["motion"] = eager
     fmt = reference if dtype == torch.float32 else _placed(master, device, dtype).fmt
-    off_before = list(sampling._GRAPHS_OFF)
-    same, _ = _timed(device, lambda: _sample(fmt, inputs, "eager"))
+    same = eager if fmt is reference else _sample(fmt, inputs, "eager")  # the same run when fp32
     fast, _ = _timed(device, lambda: _sample(fmt, inputs, fast_mode))  # warm-up and capture
     fast, seconds = _timed(device, lambda: _sample(fmt, inputs, fast_mode))  # replays
     note = ""
-    if fast_mode == "graph" and (sampling._GRAPHS_OFF != off_before or not sampling.graphs_on()):
+    if fast_mode == "graph" and not sampling.graphs_on():  # off from the start, or switched off by this run
         note = "graphs switched off: " + (sampling._GRAPHS_OFF[0] if sampling._GRAPHS_OFF else "FLOATKIT_CUDA_GRAPHS=0")
     label = {"graph": "CUDA graph replay", "static": "static buffers"}[fast_mode]
     rows = [Row("sampling", f"{label}, {_name(dtype)}", f"eager, {_name(dtype)}", _relative(fast, same),
@@ -116,10 +116,10 @@ def _sampling_rows(master: FloatModel, device: torch.device, dtype: torch.dtype,
     return rows
 
 
-def _decoding_rows(master: FloatModel, device: torch.device, dtype: torch.dtype, identity: Identity,
-                   motion: torch.Tensor) -> list[Row]:
+def _decoding_rows(master: FloatModel, model32: FloatModel, device: torch.device, dtype: torch.dtype,
+                   identity: Identity, motion: torch.Tensor) -> list[Row]:
     frames = motion.shape[1]
-    dec32 = _placed(master, device, torch.float32).motion_autoencoder.dec
+    dec32 = model32.motion_autoencoder.dec
     with _no_tf32():  # the formulations compared in full fp32 (CUDA rounds fp32 convolutions to TF32 by default)
         with _official_formulation(dec32, device):
             official, _ = _timed(device, lambda: _decode(dec32, identity, motion, torch.float32))
@@ -200,7 +200,7 @@ def _relative(value: torch.Tensor, reference: torch.Tensor) -> float:
 
 
 def _name(dtype: torch.dtype) -> str:
-    return {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}[dtype]
+    return {d: n for n, d in DTYPES.items()}[dtype]
 
 
 def _device_name(device: torch.device) -> str:
