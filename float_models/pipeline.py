@@ -15,6 +15,7 @@ passed between devices, live on the CPU; decoded frames go to `output_device`.
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import os
 from pathlib import Path
@@ -170,7 +171,9 @@ class FloatPipeline:
             raise ValueError(f"batch_size={batch_size}: give a positive number of frames, or None to choose "
                              "it from free memory")
         size = batch_size or auto_decode_batch_size(param.device, self.config.input_size, param.dtype)
-        pending, fallback = None, _Float32Decoder(mae.dec)
+        # A float32 copy of the decoder for overflowing batches: made on first use, shared by the run's
+        # batches; only the weights are copied (derived weights live in `prepared_weights`, not on it).
+        pending, fallback = None, functools.cache(lambda: copy.deepcopy(mae.dec).float())
         with prepared_weights():
             for b in range(clips):
                 source = identity.select(min(b, identity.batch_size - 1))
@@ -191,7 +194,7 @@ class FloatPipeline:
                 yield self._finite(*pending, fallback)
 
     def _finite(self, clip: int, start: int, frames: torch.Tensor, finite: torch.Tensor | None, identity: Identity,
-                motion: torch.Tensor, fallback: "_Float32Decoder") -> tuple[int, int, torch.Tensor]:
+                motion: torch.Tensor, fallback: Callable[[], nn.Module]) -> tuple[int, int, torch.Tensor]:
         """The batch as decoded, or, where a float16 decoder overflowed (inf or NaN), the same frames
         decoded again by a float32 copy of the decoder, in float32, from the identity and motion as
         given (not rounded to the model dtype)."""
@@ -291,17 +294,6 @@ def available_host_memory() -> int | None:
         return None
 
 
-class _Float32Decoder:
-    """A float32 copy of the decoder, made on first use and shared by a decode run's overflowing
-    batches. Only the weights are copied: derived weights live in `prepared_weights`, not on it."""
-
-    def __init__(self, decoder: nn.Module):
-        self.decoder, self.copy = decoder, None
-
-    def __call__(self) -> nn.Module:
-        if self.copy is None:
-            self.copy = copy.deepcopy(self.decoder).float()
-        return self.copy
 
 
 def _window_frames(window_seconds: float | None, rate: float) -> int | None:
