@@ -85,3 +85,12 @@ def check_emotion_values(values, what: str = "emotion") -> None:
         first = float(values[bad].flatten()[0])
         raise SettingError(f"{what} value {first:g}: every emotion value must be a finite number from {low:g} to "
                            f"{high:g} (probabilities times an intensity of at most {high:g})")
+
+
+EXCERPT = 40  # characters of user text quoted back in an error (the text may be a megabyte)
+
+
+def excerpt(text: str, limit: int = EXCERPT) -> str:
+    """`text` stripped, quoted and cut to `limit` characters, so an error is one short line whatever the input."""
+    text = str(text).strip()
+    return repr(text if len(text) <= limit else text[:limit] + "...")

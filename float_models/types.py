@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .settings import INTENSITY_RANGE, check_emotion_values, check_fps, check_number
+from .settings import INTENSITY_RANGE, check_emotion_values, check_fps, check_number, excerpt
 
 EMOTIONS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")  # the classifier's output order
 # "Recognise the emotion from the speech", as the command line ("speech") and the nodes' combo
@@ -28,8 +28,7 @@ def emotion_label(label: str, intensity: float = 1.0) -> torch.Tensor:
     """One-hot emotion (1, 7) for `label`, scaled by `intensity` (1 is the official one-hot)."""
     key = str(label).strip().lower()
     if key not in EMOTIONS:
-        shown = key if len(key) <= 40 else key[:40] + "..."
-        raise ValueError(f"unknown emotion {shown!r}; choose one of: {', '.join(EMOTIONS)}")
+        raise ValueError(f"unknown emotion {excerpt(key)}; choose one of: {', '.join(EMOTIONS)}")
     intensity = check_number("emotion intensity", intensity, *INTENSITY_RANGE)  # NaN or 1e30 renders black
     onehot = torch.zeros(1, len(EMOTIONS))
     onehot[0, EMOTIONS.index(key)] = intensity

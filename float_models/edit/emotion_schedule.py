@@ -29,7 +29,7 @@ from typing import Callable
 import torch
 
 from ..types import EMOTIONS, emotion_label
-from ..settings import EMOTION_RANGE, check_fps
+from ..settings import EMOTION_RANGE, EXCERPT, check_fps, excerpt
 
 
 @dataclass(frozen=True)
@@ -52,14 +52,7 @@ def emotion_vector(spec: str | torch.Tensor, intensity: float = 1.0) -> torch.Te
 
 
 MAX_SECONDS = 1e7  # schedule times above this (116 days) are typing mistakes; they would overflow frame numbers
-EXCERPT = 40  # characters of a bad line quoted back in an error (a line may be a megabyte)
 POLL_LINES = 4096  # lines between two calls of `should_stop` (cheap; the caller may raise to cancel)
-
-
-def _excerpt(text: str) -> str:
-    """`text` quoted, cut to EXCERPT characters, so an error is one short line whatever the input."""
-    text = text.strip()
-    return repr(text if len(text) <= EXCERPT else text[:EXCERPT] + "...")
 
 
 def _seconds(text: str, side: str) -> float | None:
@@ -69,10 +62,10 @@ def _seconds(text: str, side: str) -> float | None:
         return None
     digits = text.replace(".", "", 1)  # str methods, not a regex: one pass, nothing to backtrack
     if not (digits.isascii() and digits.isdigit()):
-        raise ValueError(f"the {side} time {_excerpt(text)} is not a number of seconds like 2 or 2.5")
+        raise ValueError(f"the {side} time {excerpt(text)} is not a number of seconds like 2 or 2.5")
     value = float(text)
     if value > MAX_SECONDS:
-        raise ValueError(f"the {side} time {_excerpt(text)} is above {MAX_SECONDS:g} s; give the time in seconds")
+        raise ValueError(f"the {side} time {excerpt(text)} is above {MAX_SECONDS:g} s; give the time in seconds")
     return value
 
 
@@ -108,7 +101,7 @@ def parse_schedule(text: str, should_stop: Callable[[], None] | None = None) -> 
             start, end, what = _split_line(line)
             segments.append(Segment(start, end, _parse_emotion(what, known)))
         except ValueError as err:
-            raise ValueError(f"schedule line {number} {_excerpt(raw)}: {err}") from None
+            raise ValueError(f"schedule line {number} {excerpt(raw)}: {err}") from None
     return segments
 
 
@@ -123,7 +116,7 @@ def _parse_emotion(text: str, known: dict | None = None) -> torch.Tensor:
             raise ValueError("write a label and at most one intensity, e.g. 'happy 0.8'")
         vector = emotion_vector(words[0].lower(), _emotion_values(words[1:], "intensity")[0] if words[1:] else 1.0)
     elif len(words) != len(EMOTIONS):
-        raise ValueError(f"unknown emotion {_excerpt(text)}; use one of {', '.join(EMOTIONS)} or "
+        raise ValueError(f"unknown emotion {excerpt(text)}; use one of {', '.join(EMOTIONS)} or "
                          f"{len(EMOTIONS)} numbers")
     else:
         vector = torch.tensor(_emotion_values(words, "emotion value"), dtype=torch.float32)
@@ -140,10 +133,10 @@ def _emotion_values(words: list[str], what: str) -> list[float]:
         try:
             value = float(word)
         except ValueError:
-            raise ValueError(f"the {what} {_excerpt(word)} is not a number; use one of {', '.join(EMOTIONS)} "
+            raise ValueError(f"the {what} {excerpt(word)} is not a number; use one of {', '.join(EMOTIONS)} "
                              f"or {len(EMOTIONS)} numbers") from None
         if not low <= value <= high:  # False for NaN too
-            raise ValueError(f"the {what} {_excerpt(word)} must be a number from {low:g} to {high:g}")
+            raise ValueError(f"the {what} {excerpt(word)} must be a number from {low:g} to {high:g}")
         values.append(value)
     return values
 

@@ -23,6 +23,7 @@ from typing import Callable, Sequence
 
 import torch
 
+from ..settings import excerpt
 from ..types import Motion
 
 EDGE_MODES = ("keep ends", "reflect", "edge")
@@ -247,16 +248,11 @@ POLL_PARTS = 4096  # direction-list parts between two calls of `should_stop`
 def _direction_number(text: str, part: str, directions: int) -> int:
     text = text.strip()
     if not (text.isascii() and text.isdigit()):
-        raise ValueError(f"cannot read direction {_excerpt(part)}: write indices and ranges like '0, 3, 5-7' "
+        raise ValueError(f"cannot read direction {excerpt(part)}: write indices and ranges like '0, 3, 5-7' "
                          f"(0 to {directions - 1})")
     if len(text) > 6 or int(text) >= directions:  # length first: int() of a megabyte of digits is slow
-        raise ValueError(f"direction {_excerpt(text)} does not exist: the basis has directions 0 to {directions - 1}")
+        raise ValueError(f"direction {excerpt(text)} does not exist: the basis has directions 0 to {directions - 1}")
     return int(text)
-
-
-def _excerpt(text: str, limit: int = 40) -> str:
-    text = text.strip()
-    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 def parse_directions(text: str, directions: int, should_stop: Callable[[], None] | None = None) -> list[int]:
@@ -276,11 +272,11 @@ def parse_directions(text: str, directions: int, should_stop: Callable[[], None]
             continue
         low, dash, high = part.partition("-")
         if dash and not (low.strip() or high.strip()):
-            raise ValueError(f"cannot read direction {_excerpt(part)}: write indices and ranges like '0, 3, 5-7'")
+            raise ValueError(f"cannot read direction {excerpt(part)}: write indices and ranges like '0, 3, 5-7'")
         first = _direction_number(low, part, directions) if low.strip() or not dash else 0
         last = first if not dash else (_direction_number(high, part, directions) if high.strip() else directions - 1)
         if last < first:
-            raise ValueError(f"the range {_excerpt(part)} runs backwards: write the lower direction first, e.g. "
+            raise ValueError(f"the range {excerpt(part)} runs backwards: write the lower direction first, e.g. "
                              f"'{last}-{first}'")
         chosen.update(dict.fromkeys(range(first, last + 1)))
     return list(chosen)
