@@ -10,8 +10,8 @@ from comfy_api.latest import io, ui
 
 from ..float_models.edit.latent import (EDGE_MODES, blend, energy_report, match_lengths, mix_directions,
                                         parse_directions, scale_directions, scale_intensity, smooth)
-from ..float_models.edit.speaking import (choose_directions, correlation_report, direction_correlation,
-                                          loudness_of_audio, loudness_of_features)
+from ..float_models.edit.speaking import (NOT_SPEAKING, SPEAKING, choose_directions, correlation_report,
+                                          direction_correlation, loudness_of_audio, loudness_of_features)
 from . import _comfy, convert, sockets
 
 CATEGORY = sockets.EDIT_CATEGORY
@@ -44,13 +44,19 @@ def loudness_of(motion, audio=None, audio_features=None):
     return None
 
 
+def needed_loudness(motion, audio, audio_features, why: str):
+    """`loudness_of`, for a choice that cannot be made without the speech: ValueError '<why>: <what to connect>'."""
+    loudness = loudness_of(motion, audio, audio_features)
+    if loudness is None:
+        raise ValueError(f"{why}: {NO_SPEECH}")
+    return loudness
+
+
 def chosen_directions(text: str, basis, motion, audio=None, audio_features=None) -> list[int]:
     """Direction indices from '0, 3, 5-7', or the directions that follow the speech ('speaking') or do
     not ('not speaking')."""
-    if text.strip().lower() in ("speaking", "not speaking"):
-        loudness = loudness_of(motion, audio, audio_features)
-        if loudness is None:
-            raise ValueError(f"directions {text.strip()!r} need the speech: {NO_SPEECH}")
+    if text.strip().lower() in (SPEAKING, NOT_SPEAKING):
+        loudness = needed_loudness(motion, audio, audio_features, f"directions {text.strip()!r} need the speech")
         return choose_directions(text, direction_correlation(motion, basis, loudness))
     return parse_directions(text, basis.shape[1], _comfy.stop_if_cancelled)
 

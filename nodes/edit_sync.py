@@ -8,7 +8,7 @@ from comfy_api.latest import io
 from ..float_models.edit.frame_rate import FPS_RANGE, OFFSET_MS_RANGE, change_frame_rate, offset
 from ..float_models.edit.speaking import SPEAKING_THRESHOLD, calm_head
 from . import sockets
-from .edit import NO_SPEECH, basis_of, loudness_of, speech_inputs
+from .edit import basis_of, needed_loudness, speech_inputs
 
 CATEGORY = sockets.EDIT_CATEGORY
 
@@ -82,9 +82,7 @@ class MotionCalmHead(io.ComfyNode):
     @classmethod
     def execute(cls, pipe, motion, head_motion: float, min_correlation: float, audio=None,
                 audio_features=None) -> io.NodeOutput:
-        loudness = loudness_of(motion, audio, audio_features)
-        if loudness is None:
-            raise ValueError(f"no speech to tell the speaking directions: {NO_SPEECH}")
+        loudness = needed_loudness(motion, audio, audio_features, "no speech to tell the speaking directions")
         return io.NodeOutput(calm_head(motion, basis_of(pipe), loudness, head_motion, min_correlation))
 
 

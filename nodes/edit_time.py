@@ -8,7 +8,6 @@ from comfy_api.latest import io
 from ..float_models.edit.time import LOOP_MODES, TRIM_UNITS, change_speed, concat, loop, trim, trim_span
 from . import sockets
 
-UNITS = TRIM_UNITS
 CATEGORY = sockets.EDIT_CATEGORY
 
 
@@ -24,7 +23,7 @@ class MotionTrim(io.ComfyNode):
                                    tooltip="First kept moment (included)."),
                     io.Float.Input("end", default=0.0, min=0.0, max=100000.0, step=0.04,
                                    tooltip="End of the kept part (excluded); 0 = to the end of the clip."),
-                    io.Combo.Input("unit", options=list(UNITS), default="seconds",
+                    io.Combo.Input("unit", options=list(TRIM_UNITS), default="seconds",
                                    tooltip="Whether start and end are seconds or frame numbers (at the motion's "
                                            "frame rate, 25 as sampled).")],
             outputs=[sockets.edited_motion_out()], category=CATEGORY)

@@ -110,10 +110,10 @@ def shift(motion: Motion, frames: int) -> Motion:
     """Delay (frames > 0) or advance (< 0) the motion by whole frames; frames left without motion
     show the reference pose r_s. The length is kept; 0 returns the motion unchanged."""
     latents = motion.latents
-    count = latents.shape[1]
-    out = motion.reference.to(latents.device, latents.dtype)[:, None].expand_as(latents).clone()
     if frames == 0:
         return replace(motion, latents=latents.clone())
+    count = latents.shape[1]
+    out = motion.reference.to(latents.device, latents.dtype)[:, None].expand_as(latents).clone()
     if abs(frames) < count:
         if frames > 0:
             out[:, frames:] = latents[:, :count - frames]
